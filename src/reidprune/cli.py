@@ -1,0 +1,394 @@
+"""The ``reidprune`` command line: synth | score | prune | run | train | evaluate | demo."""
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import click
+import numpy as np
+
+from reidprune import __version__
+from reidprune.errors import ReidPruneError
+
+
+class _Group(click.Group):
+    """Turn ReidPruneError into one clear line and exit status 2."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except ReidPruneError as exc:
+            from reidprune.train.loop import TrainingInterrupted
+
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(130 if isinstance(exc, TrainingInterrupted) else 2)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="reidprune")
+def main():
+    """Prune, purify and export object re-identification datasets.
+
+    Typical use on your own Market-1501-layout folder:
+
+        reidprune run /data/Market-1501 --out market-pruned --fraction 0.2
+
+    which scores every training image (a short training run recording logits), removes
+    outliers, prunes the easiest images, relabels mislabeled ones and writes the lists,
+    a CSV manifest and (with --materialize) a pruned copy of the dataset.
+    """
+
+
+# ----------------------------------------------------------------------------- options
+
+def _size(value: str) -> tuple[int, int]:
+    try:
+        h, w = (int(v) for v in value.lower().split("x"))
+    except ValueError as exc:
+        raise click.BadParameter(f"expected HEIGHTxWIDTH such as 256x128, got {value!r}") from exc
+    return h, w
+
+
+def training_options(func):
+    """Options shared by every command that trains."""
+    opts = [
+        click.option("--preset", type=click.Choice(["auto", "paper", "cpu"]), default="auto", show_default=True,
+                     help="paper: ResNet-50 at 256x128 (the paper's setting, for a GPU); cpu: a small CNN "
+                          "at 64x32; auto: paper on a GPU, cpu otherwise. Options below override it."),
+        click.option("--mode", type=click.Choice(["reid", "classify"]), default=None,
+                     help="reid: CE + triplet with a P x K sampler; classify: CE only (CIFAR, CUB). "
+                          "[default: classify for cifar/cub, else reid]"),
+        click.option("--backbone", type=click.Choice(["small", "resnet18", "resnet34", "resnet50", "resnet101"]),
+                     default=None, help="Model backbone (from scratch unless --weights)."),
+        click.option("--weights", type=click.Path(dir_okay=False), default=None,
+                     help="Local backbone weight file (torchvision/timm ResNet state dict)."),
+        click.option("--size", type=_size, default=None, help="Input size HEIGHTxWIDTH, e.g. 256x128."),
+        click.option("--epochs", type=click.IntRange(1), default=None, help="Training epochs."),
+        click.option("--batch-size", type=click.IntRange(2), default=None, show_default=True, help="Batch size (64)."),
+        click.option("--instances", type=click.IntRange(1), default=None, help="K images per identity in a batch (4)."),
+        click.option("--lr", type=float, default=None, help="Adam learning rate (3.5e-4)."),
+        click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N."),
+        click.option("--amp/--no-amp", default=False, show_default=True, help="bf16 mixed precision on CUDA."),
+        click.option("--seed", type=int, default=0, show_default=True, help="Random seed."),
+        click.option("--layout", default="auto", show_default=True,
+                     help="Dataset layout: auto, market1501, duke, cuhk03, msmt17, veri, folders, cifar100, cub."),
+        click.option("--skip-bad-images", is_flag=True, help="Skip unreadable images (counted) instead of stopping."),
+        click.option("--quiet", "-q", is_flag=True, help="No progress bars."),
+    ]
+    for opt in reversed(opts):
+        func = opt(func)
+    return func
+
+
+def _train_config(layout: str, preset: str, mode, backbone, weights, size, epochs, batch_size, instances, lr,
+                  device, amp, seed, scoring: bool):
+    from reidprune.train.config import TrainConfig, cpu_quick_config, paper_scoring_config
+    from reidprune.train.loop import resolve_device
+
+    if preset == "auto":
+        preset = "paper" if resolve_device(device).type == "cuda" else "cpu"
+    if preset == "cpu":
+        base = cpu_quick_config()
+        if not scoring:
+            base = base.replace(epochs=30)
+    else:
+        base = paper_scoring_config() if scoring else TrainConfig()
+    if mode is None:
+        mode = "classify" if layout in ("cifar", "cifar100", "cub", "cub200") else "reid"
+    changes = {"mode": mode, "device": device, "amp": amp, "seed": seed, "weights": weights}
+    for name, value in (("backbone", backbone), ("epochs", epochs), ("batch_size", batch_size),
+                        ("instances", instances), ("lr", lr)):
+        if value is not None:
+            changes[name] = value
+    if size is not None:
+        changes["height"], changes["width"] = size
+    if mode == "classify":
+        changes.setdefault("label_smoothing", 0.0)
+    return base.replace(**changes), preset
+
+
+def _load(data: str, layout: str, size, skip_bad: bool, quiet: bool):
+    """Load a dataset and decode its training images at the input size."""
+    from reidprune.data.images import load_images
+    from reidprune.data.layouts import load_dataset
+
+    table = load_dataset(data, layout)
+    train = table.split_table("train")
+    on_error = "skip" if skip_bad else "raise"
+    images, ok = load_images(train, size=size, on_error=on_error, progress=not quiet)
+    if not ok.all():
+        keep = np.flatnonzero(ok)
+        train, images = train.select(keep), images[keep]
+        click.echo(f"skipped {int((~ok).sum())} unreadable training images", err=True)
+    return table, train, images
+
+
+# ----------------------------------------------------------------------------- synth
+
+@main.command()
+@click.argument("out", type=click.Path(file_okay=False))
+@click.option("--train-ids", type=click.IntRange(2), default=100, show_default=True, help="Training identities.")
+@click.option("--test-ids", type=click.IntRange(1), default=50, show_default=True, help="Query/gallery identities.")
+@click.option("--images-per-id", type=click.IntRange(2), default=20, show_default=True,
+              help="Training images per identity.")
+@click.option("--cameras", type=click.IntRange(2, 9), default=4, show_default=True, help="Cameras.")
+@click.option("--mislabel-rate", type=click.FloatRange(0, 0.9), default=0.10, show_default=True,
+              help="Fraction of training crops whose file name carries another identity.")
+@click.option("--outlier-rate", type=click.FloatRange(0, 0.9), default=0.03, show_default=True,
+              help="Fraction of training crops that are outliers (two people, occlusion, truncation).")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--overwrite", is_flag=True, help="Replace an existing non-empty OUT.")
+def synth(out, train_ids, test_ids, images_per_id, cameras, mislabel_rate, outlier_rate, seed, overwrite):
+    """Write a synthetic ReID world (Market-1501 layout + ground_truth.csv) to OUT."""
+    from reidprune.data.synth import SynthConfig, generate_world
+
+    config = SynthConfig(num_train_ids=train_ids, num_test_ids=test_ids, images_per_id=images_per_id,
+                         num_cameras=cameras, mislabel_rate=mislabel_rate, outlier_rate=outlier_rate, seed=seed)
+    path = generate_world(out, config, overwrite=overwrite)
+    click.echo(f"wrote {config.num_train_images} training images of {train_ids} identities to {path}")
+
+
+# ----------------------------------------------------------------------------- score
+
+@main.command()
+@click.argument("data", type=click.Path(exists=True, file_okay=False))
+@click.option("--out", "-o", type=click.Path(file_okay=False), required=True, help="Output folder.")
+@click.option("--method", "-m", "methods", multiple=True, default=("entropy",), show_default=True,
+              type=click.Choice(["entropy", "random", "el2n", "grand", "forgetting", "prototypes", "ma_loss",
+                                 "aum", "confident", "all"]),
+              help="Scoring method(s); repeat the option for several (shared training runs are reused).")
+@click.option("--score-epochs", type=click.IntRange(1), default=None,
+              help="T: epochs our recorder accumulates and after which EL2N/GraNd are taken (paper: 12). "
+                   "[default: --epochs]")
+@click.option("--every", type=click.IntRange(1), default=1, show_default=True,
+              help="Accumulate logits every k-th epoch only (ablation; every=T is last epoch only).")
+@click.option("--models", type=click.IntRange(1), default=1, show_default=True, help="Seeds for EL2N / GraNd.")
+@click.option("--folds", type=click.IntRange(2), default=5, show_default=True, help="K for confident learning.")
+@click.option("--ma-decay", type=click.FloatRange(0, 1, max_open=True), default=0.9, show_default=True,
+              help="Decay of the moving-average loss.")
+@training_options
+def score(data, out, methods, score_epochs, every, models, folds, ma_decay, **train_opts):
+    """Score every training image of DATA; writes OUT/scores.npz.
+
+    Re-running the same command after an interruption resumes from OUT/checkpoints.
+    """
+    _score(data, out, methods, score_epochs, every, models, folds, ma_decay, **train_opts)
+
+
+def _score(data, out, methods, score_epochs, every, models, folds, ma_decay, preset, mode, backbone, weights,
+           size, epochs, batch_size, instances, lr, device, amp, seed, layout, skip_bad_images, quiet):
+    from reidprune.pipeline.scoring import METHODS, ScoreOptions, score_dataset
+
+    config, preset = _train_config(layout, preset, mode, backbone, weights, size, epochs, batch_size, instances,
+                                   lr, device, amp, seed, scoring=True)
+    methods = METHODS if "all" in methods else tuple(dict.fromkeys(methods))
+    options = ScoreOptions(methods=methods, train=config, score_epochs=score_epochs, every=every, models=models,
+                           folds=folds, ma_decay=ma_decay, seed=seed)
+    out = Path(out)
+    table, train, images = _load(data, layout, (config.height, config.width), skip_bad_images, quiet)
+    click.echo(f"scoring {len(train)} images of {train.num_classes} identities with {', '.join(methods)} "
+               f"({preset} preset: {config.backbone} at {config.height}x{config.width}, {config.epochs} epochs, "
+               f"{config.mode} mode)", err=True)
+    began = time.perf_counter()
+    scores = score_dataset(train, images, options, workdir=out / "checkpoints", progress=not quiet)
+    scores.info.update({"dataset": str(table.root), "layout": table.layout, "preset": preset,
+                        "seconds": time.perf_counter() - began})
+    scores.save(out / "scores.npz")
+    shutil.rmtree(out / "checkpoints", ignore_errors=True)
+    _print_costs(scores)
+    click.echo(f"scores written to {out / 'scores.npz'}")
+    return table, train, images, scores
+
+
+def _print_costs(scores) -> None:
+    click.echo(f"{'method':<12} {'epochs':>8} {'runs':>5} {'seconds':>9}")
+    for name, m in scores.methods.items():
+        click.echo(f"{name:<12} {m.cost.get('epochs', 0):>8g} {m.cost.get('runs', 0):>5} "
+                   f"{m.cost.get('seconds', 0.0):>9.1f}")
+
+
+# ----------------------------------------------------------------------------- prune
+
+def selection_options(func):
+    opts = [
+        click.option("--fraction", type=click.FloatRange(0, 1, max_open=True), default=None,
+                     help="Fraction of the ORIGINAL training set to remove, outliers included [default: 0.3]."),
+        click.option("--count", type=click.IntRange(0), default=None, help="Number of images to remove instead."),
+        click.option("--purify/--no-purify", default=True, show_default=True,
+                     help="Remove outliers and relabel mislabeled images (the paper's full pipeline)."),
+        click.option("--delta", type=click.FloatRange(0, 1, max_open=True), default=0.10, show_default=True,
+                     help="Outlier if max(soft label) <= delta (paper: 0.10)."),
+        click.option("--delta-chance", type=click.FloatRange(0, min_open=True), default=None,
+                     help="Outlier if max(soft label) <= K / C (K times chance); overrides --delta. "
+                          "Useful for models trained from scratch, whose soft labels are flat."),
+        click.option("--min-per-id", type=click.IntRange(0), default=0, show_default=True,
+                     help="Keep at least this many images per identity."),
+        click.option("--class-balance", type=click.FloatRange(0, 1), default=0.0, show_default=True,
+                     help="Each class keeps at least this share of what random pruning would keep "
+                          "(Sorscher et al.; the paper uses 0.5 for supervised prototypes)."),
+        click.option("--materialize", type=click.Path(file_okay=False), default=None,
+                     help="Also write a pruned, corrected copy of the dataset (its own layout) here."),
+        click.option("--link", type=click.Choice(["hardlink", "copy", "symlink"]), default="hardlink",
+                     show_default=True, help="How --materialize places images."),
+    ]
+    for opt in reversed(opts):
+        func = opt(func)
+    return func
+
+
+@main.command()
+@click.argument("data", type=click.Path(exists=True, file_okay=False))
+@click.option("--scores", "scores_path", type=click.Path(dir_okay=False), required=True,
+              help="scores.npz written by `reidprune score`.")
+@click.option("--out", "-o", type=click.Path(file_okay=False), required=True, help="Output folder.")
+@click.option("--method", "-m", default="entropy", show_default=True, help="Which scored method ranks the images.")
+@click.option("--layout", default="auto", show_default=True, help="Dataset layout (see `score --help`).")
+@selection_options
+def prune(data, scores_path, out, method, layout, **sel):
+    """Purify and prune DATA with scores from `reidprune score`; writes lists, manifest, summary."""
+    from reidprune.data.layouts import load_dataset
+    from reidprune.scores.store import ScoreSet
+
+    table = load_dataset(data, layout)
+    train = table.split_table("train")
+    scores = ScoreSet.load(scores_path)
+    scores.check_matches(train, scores_path)
+    _prune(table, train, scores, out, method, **sel)
+
+
+def _prune(table, train, scores, out, method, fraction, count, purify, delta, delta_chance, min_per_id,
+           class_balance, materialize, link):
+    from reidprune.pipeline.selecting import SelectOptions, decide, export_decision
+
+    if fraction is None and count is None:
+        fraction = 0.3
+    if fraction is not None and count is not None:
+        raise ReidPruneError("give either --fraction or --count, not both")
+    options = SelectOptions(method=method, fraction=fraction, count=count, purify=purify,
+                            delta=delta_chance if delta_chance is not None else delta,
+                            delta_relative=delta_chance is not None, min_per_identity=min_per_id,
+                            class_balance=class_balance)
+    decision = decide(scores, options)
+    for message in decision.warnings:
+        click.echo(f"warning: {message}", err=True)
+    files = export_decision(out, train, scores, decision, options)
+    counts = decision.selection.counts()
+    click.echo(f"{len(train)} training images: kept {counts['kept']}, relabelled {counts['relabelled']}, "
+               f"pruned {counts['pruned']}, outliers {counts['outlier']} "
+               f"({100 * decision.selection.fraction_removed:.1f}% removed)")
+    if materialize:
+        from reidprune.export.materialize import materialize as write_copy
+
+        result = write_copy(table, decision.selection, materialize, link=link,
+                            entropy=decision.entropy, max_score=decision.max_score)
+        click.echo(f"pruned dataset written to {materialize}")
+        files["materialized"] = Path(materialize)
+        del result
+    for name, path in files.items():
+        click.echo(f"  {name}: {path}")
+    return decision
+
+
+# ----------------------------------------------------------------------------- run
+
+@main.command()
+@click.argument("data", type=click.Path(exists=True, file_okay=False))
+@click.option("--out", "-o", type=click.Path(file_okay=False), required=True, help="Output folder.")
+@click.option("--score-epochs", type=click.IntRange(1), default=None, help="T (paper: 12) [default: --epochs].")
+@selection_options
+@training_options
+def run(data, out, score_epochs, fraction, count, purify, delta, delta_chance, min_per_id, class_balance,
+        materialize, link, **train_opts):
+    """Score DATA with our method, then purify + prune + export, in one command."""
+    table, train, _, scores = _score(data, out, ("entropy",), score_epochs, 1, 1, 5, 0.9, **train_opts)
+    _prune(table, train, scores, out, "entropy", fraction, count, purify, delta, delta_chance, min_per_id,
+           class_balance, materialize, link)
+
+
+# ----------------------------------------------------------------------------- train / evaluate
+
+@main.command()
+@click.argument("data", type=click.Path(exists=True, file_okay=False))
+@click.option("--out", "-o", type=click.Path(file_okay=False), required=True,
+              help="Output folder (model.pt, metrics.json).")
+@click.option("--manifest", type=click.Path(dir_okay=False), default=None,
+              help="Train only on the rows a manifest keeps, with its corrected ids.")
+@training_options
+def train(data, out, manifest, **train_opts):
+    """Train a ReID (or classification) model on DATA and evaluate it."""
+    from reidprune.atomic import write_json
+    from reidprune.export.manifest import check_manifest_matches, read_manifest
+    from reidprune.pipeline.retrain import EvalImages, retrain_and_evaluate, save_model
+
+    config, _ = _train_config(train_opts["layout"], train_opts["preset"], train_opts["mode"],
+                              train_opts["backbone"], train_opts["weights"], train_opts["size"],
+                              train_opts["epochs"], train_opts["batch_size"], train_opts["instances"],
+                              train_opts["lr"], train_opts["device"], train_opts["amp"], train_opts["seed"],
+                              scoring=False)
+    quiet = train_opts["quiet"]
+    size = (config.height, config.width)
+    table, train_rows, images = _load(data, train_opts["layout"], size, train_opts["skip_bad_images"], quiet)
+    labels, keep = train_rows.label, None
+    if manifest:
+        rows = read_manifest(manifest)
+        check_manifest_matches(rows, train_rows)
+        keep = rows.keep_mask
+        labels = np.searchsorted(train_rows.classes, rows.corrected_id)
+    eval_images = EvalImages.load(table, size, progress=not quiet)
+    metrics, model = retrain_and_evaluate(images, labels, keep, table, eval_images, config, progress=not quiet)
+    save_model(Path(out) / "model.pt", model, config)
+    write_json(Path(out) / "metrics.json", {**metrics, "config": asdict(config)})
+    _print_metrics(metrics)
+    click.echo(f"model and metrics written to {out}")
+
+
+def _print_metrics(metrics: dict) -> None:
+    shown = {k: v for k, v in metrics.items() if isinstance(v, (int, float))}
+    click.echo("  ".join(f"{k}={v:.2f}" if isinstance(v, float) else f"{k}={v}" for k, v in shown.items()))
+
+
+@main.command()
+@click.argument("data", type=click.Path(exists=True, file_okay=False))
+@click.option("--model", "model_path", type=click.Path(exists=True, dir_okay=False), required=True,
+              help="model.pt written by `reidprune train`.")
+@click.option("--layout", default="auto", show_default=True, help="Dataset layout (see `score --help`).")
+@click.option("--mode", type=click.Choice(["reid", "classify"]), default="reid", show_default=True)
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
+def evaluate(data, model_path, layout, mode, device, quiet):
+    """Evaluate a trained model on DATA's query/gallery (or test) split."""
+    from reidprune.data.layouts import load_dataset
+    from reidprune.pipeline.retrain import EvalImages, evaluate_model, load_model
+    from reidprune.train.config import TrainConfig
+
+    model, saved = load_model(model_path)
+    table = load_dataset(data, layout)
+    config = TrainConfig(mode=mode, backbone=saved["backbone"], height=saved["height"], width=saved["width"],
+                         device=device)
+    eval_images = EvalImages.load(table, (config.height, config.width), progress=not quiet)
+    _print_metrics(evaluate_model(model, table, eval_images, config))
+
+
+# ----------------------------------------------------------------------------- demo
+
+@main.command()
+@click.option("--out", "-o", type=click.Path(file_okay=False), default="demo-output", show_default=True,
+              help="Where the synthetic world and every output go.")
+@click.option("--fraction", type=click.FloatRange(0, 1, max_open=True), default=0.3, show_default=True,
+              help="Fraction of the training set to remove.")
+@click.option("--retrain-epochs", type=click.IntRange(1), default=None, help="Epochs of each retraining.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
+def demo(out, fraction, retrain_epochs, seed, quiet):
+    """The whole pipeline on a synthetic world, with a table of what it found and what it cost."""
+    from reidprune.pipeline.demo import DemoOptions, format_table, run_demo
+
+    options = DemoOptions(fraction=fraction, seed=seed)
+    if retrain_epochs is not None:
+        options = DemoOptions(fraction=fraction, seed=seed, retrain_epochs=retrain_epochs)
+    result = run_demo(out, options, progress=not quiet, echo=lambda m: click.echo(m, err=True))
+    click.echo(format_table(result))

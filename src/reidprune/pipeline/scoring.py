@@ -1,0 +1,282 @@
+"""Score a training split with one or more methods, sharing training runs where possible.
+
+Runs and what rides on them:
+
+* the **main run** (the configured ReID training, ``epochs`` long): our logit recorder for the
+  first ``score_epochs`` epochs (entropy, soft labels, corrections, outliers), forgetting events,
+  AUM margins and the moving-average loss over the whole run, and the supervised-prototype
+  embeddings after its last epoch;
+* **CE-only runs** (``models`` seeds, ``score_epochs`` long, as the paper's appendix A.2 asks
+  for EL2N): EL2N and GraNd, both evaluated on the model after epoch ``score_epochs``;
+* **AUM threshold runs** (two, each with a different N/(C+1) threshold samples in a fake class,
+  Pleiss et al. 2020): AUM mislabel flags for every sample;
+* **K-fold runs** for confident learning (out-of-sample probabilities);
+* random needs no training.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from reidprune import __version__
+from reidprune.data.table import SampleTable
+from reidprune.dynamics.recorder import LogitRecorder
+from reidprune.dynamics.trackers import AUMTracker, ForgettingTracker, LossEMATracker
+from reidprune.errors import ReidPruneError
+from reidprune.models.reid import build_model
+from reidprune.scores import aum as aum_mod
+from reidprune.scores.confident import confident_learning_issues, kfold_indices
+from reidprune.scores.el2n import average_over_models, el2n_scores
+from reidprune.scores.entropy import entropy_scores, max_scores, predicted_labels, soft_labels
+from reidprune.scores.forgetting import forgetting_scores
+from reidprune.scores.grand import grand_scores
+from reidprune.scores.ma_loss import ma_loss_scores
+from reidprune.scores.prototypes import prototype_scores
+from reidprune.scores.random import random_scores
+from reidprune.scores.store import MethodScores, ScoreSet
+from reidprune.train.augment import normalize
+from reidprune.train.config import TrainConfig
+from reidprune.train.loop import fit, predict, resolve_device
+
+MAIN_RUN = ("entropy", "forgetting", "aum", "ma_loss", "prototypes")
+CE_RUNS = ("el2n", "grand")
+METHODS = ("entropy", "random", "el2n", "grand", "forgetting", "prototypes", "ma_loss", "aum", "confident")
+
+
+@dataclass(frozen=True)
+class ScoreOptions:
+    """What to score and how.
+
+    Parameters
+    ----------
+    methods: names from :data:`METHODS`.
+    train: the main run's training configuration (``train.epochs`` = its length).
+    score_epochs: T, the epochs our recorder accumulates and after which EL2N / GraNd are
+        evaluated (paper: 12). ``None`` = ``train.epochs``.
+    every: accumulate logits every k-th epoch only (paper ablation; 1 = every epoch).
+    models: seeds averaged for EL2N and GraNd ("EL2N (20 models)" = 20).
+    folds: K of the K-fold cross-validation behind confident learning.
+    ma_decay: decay of the moving-average loss.
+    seed: seed of the random score and of the tie-breaking in forgetting.
+    """
+
+    methods: tuple[str, ...] = ("entropy",)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    score_epochs: int | None = None
+    every: int = 1
+    models: int = 1
+    folds: int = 5
+    ma_decay: float = 0.9
+    seed: int = 0
+
+    def __post_init__(self):
+        unknown = [m for m in self.methods if m not in METHODS]
+        if unknown or not self.methods:
+            raise ReidPruneError(f"unknown method(s) {unknown}; choose from {', '.join(METHODS)}")
+        if self.score_epochs is not None and not 1 <= self.score_epochs <= self.train.epochs \
+                and any(m in MAIN_RUN for m in self.methods):
+            raise ReidPruneError(
+                f"score_epochs={self.score_epochs} must lie in 1..{self.train.epochs} (the main run's epochs)")
+        if self.models < 1 or self.folds < 2:
+            raise ReidPruneError(f"need models >= 1 and folds >= 2, got {self.models} and {self.folds}")
+
+    @property
+    def T(self) -> int:
+        return self.score_epochs or self.train.epochs
+
+    def key(self, fingerprint: str, run: str) -> str:
+        blob = json.dumps([fingerprint, run, asdict(self), __version__], sort_keys=True, default=str)
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def score_dataset(train: SampleTable, images: torch.Tensor, options: ScoreOptions,
+                  workdir: str | Path | None = None, progress: bool = True) -> ScoreSet:
+    """Score every sample of ``train`` (a training split) with ``options.methods``.
+
+    ``images`` are the split's uint8 images (N x 3 x H x W, already at the input size).
+    ``workdir`` holds per-run checkpoints: re-running with the same arguments resumes.
+    """
+    if len(images) != len(train):
+        raise ReidPruneError(f"{len(images)} images for {len(train)} training samples")
+    labels = train.label
+    if (labels < 0).any():
+        raise ReidPruneError("every training sample needs a label in 0..C-1")
+    scores = ScoreSet.for_table(train, {"options": asdict(options), "num_classes": train.num_classes})
+    ctx = _Context(train, images, options, Path(workdir) if workdir else None, progress)
+    methods = set(options.methods)
+    if "random" in methods:
+        scores.add(MethodScores("random", random_scores(len(train), options.seed), {"seed": options.seed},
+                                {"epochs": 0, "seconds": 0.0, "runs": 0}))
+    if methods & set(MAIN_RUN):
+        for result in _main_run(ctx, methods):
+            scores.add(result)
+    if methods & set(CE_RUNS):
+        for result in _ce_runs(ctx, methods):
+            scores.add(result)
+    if "aum" in methods:
+        _add_aum_flags(ctx, scores["aum"])
+    if "confident" in methods:
+        scores.add(_confident(ctx))
+    return scores
+
+
+class _Context:
+    def __init__(self, train, images, options, workdir, progress):
+        self.train, self.images, self.options, self.workdir, self.progress = \
+            train, images, options, workdir, progress
+        self.labels = train.label
+        self.C = train.num_classes
+        self.device = resolve_device(options.train.device)
+        self.fingerprint = train.fingerprint()
+
+    def checkpoint(self, run: str) -> Path | None:
+        return None if self.workdir is None else self.workdir / f"{run}.ckpt"
+
+    def fit(self, run: str, config: TrainConfig, labels, num_classes, index=None, hooks=(), callbacks=()):
+        torch.manual_seed(config.seed)  # model initialisation depends only on the run's seed
+        model = build_model(config.backbone, num_classes, weights=config.weights)
+        images = self.images if index is None else self.images[index]
+        result = fit(model, images, labels, config, hooks=hooks, callbacks=callbacks,
+                     checkpoint=self.checkpoint(run), run_key=self.options.key(self.fingerprint, run),
+                     progress=self.progress)
+        return model, result
+
+
+def _main_run(ctx: _Context, methods: set[str]) -> list[MethodScores]:
+    opts, n, device = ctx.options, len(ctx.train), ctx.device
+    recorder = LogitRecorder(n, ctx.C, device, every=opts.every, stop=opts.T)
+    forgetting = ForgettingTracker(n, device)
+    aum = AUMTracker(n, device)
+    ma = LossEMATracker(n, decay=opts.ma_decay, device=device)
+    hooks = {"entropy": recorder, "forgetting": forgetting, "aum": aum, "ma_loss": ma}
+    active = [h for name, h in hooks.items() if name in methods]
+    model, result = ctx.fit("main", opts.train, ctx.labels, ctx.C, hooks=active)
+    E, T, secs = opts.train.epochs, opts.T, result.seconds
+    shared = {"runs": 1, "shared_run": "main"}
+    out = []
+    if "entropy" in methods:
+        mean = recorder.mean_logits().numpy()
+        soft = soft_labels(mean)
+        out.append(MethodScores(
+            "entropy", entropy_scores(soft), {"score_epochs": T, "every": opts.every},
+            {"epochs": T, "seconds": secs * T / E, **shared},
+            {"mean_logits": mean.astype(np.float32), "predicted": predicted_labels(soft),
+             "max_score": max_scores(soft), "visits": recorder.counts.cpu().numpy()}))
+    if "forgetting" in methods:
+        forgets, ever_correct = forgetting.forgets.cpu().numpy(), forgetting.ever_correct.cpu().numpy()
+        out.append(MethodScores(
+            "forgetting", forgetting_scores(forgets, ever_correct, opts.seed),
+            {"epochs": E, "seed": opts.seed}, {"epochs": E, "seconds": secs, **shared},
+            {"forgets": forgets, "ever_correct": ever_correct}))
+    if "aum" in methods:
+        margins = aum.aum().cpu().numpy()
+        out.append(MethodScores("aum", aum_mod.aum_scores(margins), {"epochs": E},
+                                {"epochs": E, "seconds": secs, **shared}, {"aum": margins}))
+    if "ma_loss" in methods:
+        ema = ma.ema_loss().numpy()
+        out.append(MethodScores("ma_loss", ma_loss_scores(ema), {"decay": opts.ma_decay, "epochs": E},
+                                {"epochs": E, "seconds": secs, **shared}))
+    if "prototypes" in methods:
+        began = time.perf_counter()
+        _, embeddings = predict(model, ctx.images, opts.train.eval_batch_size, device)
+        out.append(MethodScores(
+            "prototypes", prototype_scores(embeddings, ctx.labels), {"epochs": E, "feature": "bnneck"},
+            {"epochs": E, "seconds": secs + time.perf_counter() - began, **shared}))
+    return out
+
+
+class _CESnapshot:
+    """After epoch T of a CE-only run: EL2N from an evaluation pass, and GraNd."""
+
+    def __init__(self, ctx: _Context, epoch: int, want_grand: bool):
+        self.ctx, self.epoch, self.want_grand = ctx, epoch, want_grand
+        self.el2n: np.ndarray | None = None
+        self.grand: np.ndarray | None = None
+
+    def on_epoch_end(self, epoch: int, model) -> None:
+        if epoch != self.epoch:
+            return
+        ctx = self.ctx
+        logits, _ = predict(model, ctx.images, ctx.options.train.eval_batch_size, ctx.device)
+        self.el2n = el2n_scores(logits, ctx.labels)
+        if self.want_grand:
+            self.grand = grand_scores(model, normalize(ctx.images), ctx.labels, device=ctx.device)
+
+    def state_dict(self) -> dict:
+        return {"el2n": torch.as_tensor(self.el2n) if self.el2n is not None else torch.empty(0),
+                "grand": torch.as_tensor(self.grand) if self.grand is not None else torch.empty(0)}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.el2n = state["el2n"].numpy() if state["el2n"].numel() else None
+        self.grand = state["grand"].numpy() if state["grand"].numel() else None
+
+
+def _ce_runs(ctx: _Context, methods: set[str]) -> list[MethodScores]:
+    opts = ctx.options
+    el2n, grand, seconds = [], [], 0.0
+    for k in range(opts.models):
+        config = opts.train.replace(mode="classify", epochs=opts.T, seed=opts.train.seed + 1000 + k,
+                                    label_smoothing=0.0)
+        snap = _CESnapshot(ctx, opts.T, "grand" in methods)
+        _, result = ctx.fit(f"ce{k}", config, ctx.labels, ctx.C, callbacks=[snap])
+        seconds += result.seconds
+        el2n.append(snap.el2n)
+        grand.append(snap.grand)
+    cost = {"epochs": opts.T * opts.models, "seconds": seconds, "runs": opts.models, "shared_run": "ce"}
+    params = {"score_epochs": opts.T, "models": opts.models, "loss": "cross-entropy"}
+    out = []
+    if "el2n" in methods:
+        out.append(MethodScores("el2n", average_over_models(el2n), params, cost))
+    if "grand" in methods:
+        out.append(MethodScores("grand", average_over_models(grand), {**params, "parameters": "all"}, cost))
+    return out
+
+
+def _add_aum_flags(ctx: _Context, method: MethodScores) -> None:
+    """Two runs with disjoint threshold samples, so every sample gets a flag (Pleiss et al. 2020)."""
+    opts, n = ctx.options, len(ctx.train)
+    first_labels, first_mask = aum_mod.make_threshold_labels(ctx.labels, ctx.C, opts.seed)
+    rng = np.random.default_rng(opts.seed + 1)
+    second_mask = np.zeros(n, dtype=bool)
+    second_mask[rng.choice(np.flatnonzero(~first_mask), int(first_mask.sum()), replace=False)] = True
+    second_labels = np.where(second_mask, ctx.C, ctx.labels)
+    values, threshold_values, seconds = [], [], 0.0
+    for run, (labels, mask) in enumerate(((first_labels, first_mask), (second_labels, second_mask))):
+        tracker = AUMTracker(n, ctx.device)
+        _, result = ctx.fit(f"aum{run}", opts.train, labels, ctx.C + 1, hooks=[tracker])
+        seconds += result.seconds
+        values.append(tracker.aum().cpu().numpy())
+        threshold_values.append(values[-1][mask])
+    # a sample's AUM comes from the run where it kept its own label
+    aum_values = np.where(first_mask, values[1], values[0])
+    pooled = np.concatenate(threshold_values)
+    threshold = float(np.percentile(pooled, 99.0))
+    method.extras["threshold_aum"] = aum_values
+    method.extras["mislabeled"] = aum_values <= threshold
+    method.params["threshold"] = threshold
+    method.params["threshold_percentile"] = 99.0
+    method.cost["threshold_runs"] = {"epochs": 2 * opts.train.epochs, "seconds": seconds, "runs": 2}
+
+
+def _confident(ctx: _Context) -> MethodScores:
+    opts, n = ctx.options, len(ctx.train)
+    probs = np.zeros((n, ctx.C))
+    seconds = 0.0
+    config = opts.train.replace(epochs=opts.T)
+    for k, (train_idx, hold_idx) in enumerate(kfold_indices(ctx.labels, opts.folds, opts.seed)):
+        model, result = ctx.fit(f"fold{k}", config, ctx.labels[train_idx], ctx.C, index=train_idx)
+        seconds += result.seconds
+        logits, _ = predict(model, ctx.images[hold_idx], config.eval_batch_size, ctx.device)
+        probs[hold_idx] = torch.softmax(torch.as_tensor(logits, dtype=torch.float64), 1).numpy()
+    issues, suggested = confident_learning_issues(ctx.labels, probs)
+    importance = 1.0 - probs[np.arange(n), ctx.labels]  # low self-confidence = hard = kept
+    return MethodScores("confident", importance, {"folds": opts.folds, "score_epochs": opts.T},
+                        {"epochs": opts.T * (opts.folds - 1), "seconds": seconds,
+                         "runs": opts.folds},
+                        {"mislabeled": issues, "suggested": suggested, "pred_probs": probs.astype(np.float32)})

@@ -1,0 +1,113 @@
+"""From scores to decisions and files: purify + prune, then the exports."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from reidprune.atomic import write_json
+from reidprune.data.table import SampleTable
+from reidprune.errors import ReidPruneError
+from reidprune.export.manifest import write_manifest
+from reidprune.export.seed_lists import write_seed_lists
+from reidprune.scores.entropy import soft_labels
+from reidprune.scores.store import ScoreSet
+from reidprune.select.prune import SelectionReport, select_with_report
+from reidprune.select.purify import find_mislabeled, find_outliers, outlier_fraction_warning
+from reidprune.select.selection import Selection
+
+
+@dataclass(frozen=True)
+class SelectOptions:
+    """How to turn scores into a selection.
+
+    Parameters
+    ----------
+    method: which scored method ranks the samples (``entropy`` = ours).
+    fraction / count: how many samples to remove in total (outliers included); give one.
+    purify: remove outliers and relabel mislabeled samples (needs the ``entropy`` method's
+        soft labels; the paper's full pipeline).
+    delta: outlier threshold on max(soft label) (paper: 0.10).
+    delta_relative: read ``delta`` as a multiple of chance 1/C instead.
+    min_per_identity: never prune an identity below this many images.
+    class_balance: Sorscher et al.'s class-balancing ratio (paper: 0.5 for prototypes).
+    """
+
+    method: str = "entropy"
+    fraction: float | None = 0.3
+    count: int | None = None
+    purify: bool = True
+    delta: float = 0.10
+    delta_relative: bool = False
+    min_per_identity: int = 0
+    class_balance: float = 0.0
+    seed: int = 0
+
+
+@dataclass
+class Decision:
+    """A selection with the soft-label quantities it was made from (NaN when not available)."""
+
+    report: SelectionReport
+    entropy: np.ndarray
+    max_score: np.ndarray
+    predicted: np.ndarray  # predicted training label (argmax of the soft label), -1 if unknown
+    mislabeled: np.ndarray  # flagged as mislabeled (kept or not)
+    outliers: np.ndarray
+    warnings: list[str]
+
+    @property
+    def selection(self) -> Selection:
+        return self.report.selection
+
+
+def decide(scores: ScoreSet, options: SelectOptions) -> Decision:
+    """Apply the paper's order: outliers out, easiest pruned, mislabeled relabelled among the kept."""
+    method = scores[options.method]
+    n = len(scores.paths)
+    nan = np.full(n, np.nan)
+    entropy, max_score, predicted = nan, nan, np.full(n, -1)
+    mislabeled, outliers = np.zeros(n, bool), np.zeros(n, bool)
+    warnings: list[str] = []
+    if "entropy" in scores.methods:
+        ours = scores["entropy"]
+        soft = soft_labels(ours.extras["mean_logits"].astype(np.float64))
+        entropy, max_score = ours.importance, soft.max(1)
+        mislabeled, predicted = find_mislabeled(soft, scores.labels)
+        outliers = find_outliers(soft, options.delta, options.delta_relative)
+    elif options.purify:
+        raise ReidPruneError("purification needs our soft labels: score with --method entropy too, "
+                             "or pass --no-purify")
+    if options.purify:
+        if message := outlier_fraction_warning(outliers):
+            warnings.append(message)
+    report = select_with_report(
+        method.importance, scores.labels, fraction=options.fraction, count=options.count,
+        outliers=outliers if options.purify else None, predicted=predicted if options.purify else None,
+        min_per_identity=options.min_per_identity, class_balance=options.class_balance, seed=options.seed)
+    warnings += report.warnings()
+    return Decision(report, entropy, max_score, predicted, mislabeled, outliers, warnings)
+
+
+def export_decision(out_dir: str | Path, train: SampleTable, scores: ScoreSet, decision: Decision,
+                    options: SelectOptions) -> dict[str, Path]:
+    """Write the paper's three lists, the CSV manifest and a JSON summary into ``out_dir``."""
+    out_dir = Path(out_dir)
+    method = scores[options.method]
+    predicted_ids = np.where(decision.predicted >= 0, train.classes[np.maximum(decision.predicted, 0)], -1)
+    flagged = decision.mislabeled if options.purify else np.zeros(len(train), bool)
+    outliers = decision.outliers if options.purify else np.zeros(len(train), bool)
+    files = write_seed_lists(out_dir / "lists", train.relative_paths(), method.importance, flagged,
+                             predicted_ids, outliers)
+    files["manifest"] = write_manifest(out_dir / "manifest.csv", train, decision.selection,
+                                       decision.entropy, decision.max_score)
+    summary = {
+        "method": options.method, "options": asdict(options), "counts": decision.selection.counts(),
+        "fraction_removed": decision.selection.fraction_removed, "warnings": decision.warnings,
+        "dataset": str(train.root), "fingerprint": scores.fingerprint,
+        "score_params": method.params, "score_cost": method.cost,
+    }
+    files["summary"] = out_dir / "selection.json"
+    write_json(files["summary"], summary)
+    return files

@@ -1,0 +1,148 @@
+"""The paper's importance score: entropy of the soft label built from averaged logits.
+
+Yang et al. (TMLR 2024), Sec. 3.3:
+
+* Eq. 1, the soft label of a sample is the softmax of its MEAN logits over the recorded
+  training passes (average the logits, then apply softmax once; not the mean of the
+  per-pass probabilities);
+* Eq. 2, its importance is the entropy of that soft label, ``H = -sum_i p_i log2 p_i``,
+  with ``0 log 0 = 0``. Direction: HIGHER entropy = harder = more important = kept;
+  the lowest-entropy (easiest) samples are pruned first.
+
+Everything here is arrays in / arrays out: ``(N, C)`` float arrays give ``(N,)`` arrays.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from reidprune.errors import ReidPruneError
+
+#: How far a soft-label row may sum from 1. Loose enough for float32 softmax output over
+#: a thousand classes, tight enough to catch logits passed where probabilities belong.
+ROW_SUM_TOLERANCE = 1e-4
+
+
+def soft_labels(mean_logits: np.ndarray) -> np.ndarray:
+    """Soft labels of Eq. 1: the softmax of each sample's mean logits.
+
+    Parameters
+    ----------
+    mean_logits:
+        ``(N, C)`` array of logits averaged over the recorded passes (for instance
+        ``LogitRecorder``'s running sums divided by the visit counts). Must be finite.
+
+    Returns
+    -------
+    np.ndarray
+        ``(N, C)`` float64 array whose rows are non-negative and sum to 1. Computed by
+        subtracting each row's maximum before exponentiating, so large logits do not
+        overflow.
+    """
+    logits = _as_2d_float(mean_logits, "mean logits")
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    weights = np.exp(shifted)
+    return weights / weights.sum(axis=1, keepdims=True)
+
+
+def entropy_scores(soft_labels: np.ndarray) -> np.ndarray:
+    """Importance of Eq. 2: the entropy of each soft label in bits.
+
+    Parameters
+    ----------
+    soft_labels:
+        ``(N, C)`` array of probabilities (rows non-negative, summing to 1), e.g. the
+        output of :func:`soft_labels`.
+
+    Returns
+    -------
+    np.ndarray
+        ``(N,)`` float64 entropies ``-sum_i p_i log2 p_i`` with ``0 log 0 = 0``, between 0
+        (one-hot: easiest) and ``log2 C`` (uniform: hardest). Higher = more important = kept.
+    """
+    probs = validate_soft_labels(soft_labels)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        terms = np.where(probs > 0, probs * np.log2(np.where(probs > 0, probs, 1.0)), 0.0)
+    # -0.0 for one-hot rows reads oddly in reports; clip tiny negatives from rounding too.
+    return np.maximum(-terms.sum(axis=1), 0.0)
+
+
+def predicted_labels(soft_labels: np.ndarray) -> np.ndarray:
+    """The class with the highest soft-label score per sample (ties: the lowest class).
+
+    Parameters
+    ----------
+    soft_labels:
+        ``(N, C)`` array of probabilities, as for :func:`entropy_scores`.
+
+    Returns
+    -------
+    np.ndarray
+        ``(N,)`` int64 training labels in ``0..C-1``.
+    """
+    return validate_soft_labels(soft_labels).argmax(axis=1).astype(np.int64)
+
+
+def max_scores(soft_labels: np.ndarray) -> np.ndarray:
+    """The highest class score of each soft label (the outlier test compares it with delta).
+
+    Parameters
+    ----------
+    soft_labels:
+        ``(N, C)`` array of probabilities, as for :func:`entropy_scores`.
+
+    Returns
+    -------
+    np.ndarray
+        ``(N,)`` float64 values in ``[1/C, 1]``.
+    """
+    return validate_soft_labels(soft_labels).max(axis=1)
+
+
+def validate_soft_labels(soft_labels: np.ndarray, name: str = "soft labels") -> np.ndarray:
+    """Check that ``soft_labels`` holds probability rows and return it as float64.
+
+    Parameters
+    ----------
+    soft_labels:
+        Candidate ``(N, C)`` array.
+    name:
+        What to call the array in error messages.
+
+    Returns
+    -------
+    np.ndarray
+        The same values as a float64 ``(N, C)`` array.
+
+    Raises
+    ------
+    ReidPruneError
+        If it is not 2-D, has no classes, holds non-finite or negative values, or a row
+        does not sum to 1 within ``ROW_SUM_TOLERANCE``.
+    """
+    probs = _as_2d_float(soft_labels, name)
+    if (probs < 0).any():
+        row = int(np.flatnonzero((probs < 0).any(axis=1))[0])
+        raise ReidPruneError(f"{name} must be non-negative, row {row} has a negative value; "
+                             "pass probabilities (softmax output), not logits")
+    sums = probs.sum(axis=1)
+    bad = np.flatnonzero(np.abs(sums - 1.0) > ROW_SUM_TOLERANCE)
+    if len(bad):
+        raise ReidPruneError(f"{name} rows must sum to 1, row {int(bad[0])} sums to "
+                             f"{sums[bad[0]]:.6g}; pass probabilities (softmax output), not logits")
+    return probs
+
+
+def _as_2d_float(values: np.ndarray, name: str) -> np.ndarray:
+    try:
+        array = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ReidPruneError(f"{name} must be a numeric (N, C) array: {exc}") from exc
+    if array.ndim != 2:
+        raise ReidPruneError(f"{name} must be a 2-D (N, C) array, got shape {array.shape}")
+    if array.shape[1] == 0:
+        raise ReidPruneError(f"{name} must have at least one class column, got shape {array.shape}")
+    if not np.isfinite(array).all():
+        row = int(np.flatnonzero(~np.isfinite(array).all(axis=1))[0])
+        raise ReidPruneError(f"{name} must be finite, row {row} holds NaN or inf; "
+                             "check the training run that recorded them")
+    return array

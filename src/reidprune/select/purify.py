@@ -1,0 +1,155 @@
+"""Data purification (Yang et al., TMLR 2024, Sec. 4): find outliers and mislabeled samples.
+
+* Outlier: the highest class score of the soft label is at most ``delta``,
+  ``max(p) <= delta`` (paper: delta = 0.10, robust between 0.05 and 0.15). Outliers are
+  removed from the training set.
+* Mislabeled: the soft label's argmax differs from the assigned label,
+  ``argmax(p) != y``; such samples are relabelled to the argmax if they are kept.
+
+The paper's absolute delta assumes an ImageNet-pretrained model. A model trained from
+scratch gives flat soft labels, and delta = 0.10 flagged ~45% of a 743-identity dataset in
+our measurements, so delta can also be given as a multiple of chance (``1/C``) and
+:func:`outlier_fraction_warning` says when the flagged fraction is implausible.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from reidprune.errors import ReidPruneError
+from reidprune.scores.entropy import validate_soft_labels
+
+
+def outlier_threshold(num_classes: int, delta: float = 0.10,
+                      relative_to_chance: bool = False) -> float:
+    """The value ``max(soft label)`` is compared with to flag an outlier.
+
+    Parameters
+    ----------
+    num_classes:
+        ``C``, the number of training classes (columns of the soft labels).
+    delta:
+        With ``relative_to_chance=False`` (the paper's reading) an absolute probability
+        in ``[0, 1)``; 0 flags nothing. With ``relative_to_chance=True`` a MULTIPLE of
+        chance ``1/C``: ``delta=3`` flags samples whose highest score is at most three
+        times the uniform score. It must then satisfy ``delta / C < 1``.
+    relative_to_chance:
+        Whether ``delta`` is a multiple of ``1/C`` rather than a probability.
+
+    Returns
+    -------
+    float
+        ``delta`` itself, or ``delta / C`` when relative to chance.
+    """
+    if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)) or num_classes < 1:
+        raise ReidPruneError(f"number of classes must be a positive integer, got {num_classes!r}")
+    if isinstance(delta, bool) or not isinstance(delta, (int, float, np.integer, np.floating)) \
+            or not np.isfinite(delta) or delta < 0:
+        raise ReidPruneError(f"outlier delta must be a non-negative number, got {delta!r}")
+    threshold = float(delta) / num_classes if relative_to_chance else float(delta)
+    if threshold >= 1.0:
+        what = f"delta / C = {delta} / {num_classes}" if relative_to_chance else f"delta = {delta}"
+        raise ReidPruneError(f"outlier threshold {what} is >= 1 and would flag every sample; "
+                             "use an absolute delta below 1 (paper: 0.10) or a multiple of chance below C")
+    return threshold
+
+
+def find_outliers(soft_labels: np.ndarray, delta: float = 0.10,
+                  relative_to_chance: bool = False) -> np.ndarray:
+    """Flag samples whose highest soft-label score is at most the outlier threshold.
+
+    Parameters
+    ----------
+    soft_labels:
+        ``(N, C)`` probabilities (rows summing to 1), e.g. from
+        :func:`reidprune.scores.entropy.soft_labels`.
+    delta:
+        Absolute threshold (paper, Sec. 4: 0.10), or a multiple of chance ``1/C`` when
+        ``relative_to_chance=True``; see :func:`outlier_threshold`.
+    relative_to_chance:
+        Read ``delta`` as a multiple of ``1/C``: the threshold is ``delta / C``.
+
+    Returns
+    -------
+    np.ndarray
+        ``(N,)`` bool mask, True for outliers (``max(p) <= threshold``, inclusive as in
+        the paper).
+    """
+    probs = validate_soft_labels(soft_labels)
+    threshold = outlier_threshold(probs.shape[1], delta, relative_to_chance)
+    return probs.max(axis=1) <= threshold
+
+
+def outlier_fraction_warning(mask: np.ndarray, limit: float = 0.2) -> str | None:
+    """A one-line warning when an implausibly large share of samples is flagged as outliers.
+
+    Parameters
+    ----------
+    mask:
+        ``(N,)`` bool outlier mask from :func:`find_outliers`.
+    limit:
+        Largest plausible outlier fraction, in ``[0, 1]``. The paper reports ~1% outliers
+        on MSMT17; the default 0.2 leaves wide room.
+
+    Returns
+    -------
+    str | None
+        The message, or None when the flagged fraction is at most ``limit`` (or the mask is
+        empty).
+    """
+    flags = _as_bool_mask(mask, "outlier mask")
+    if isinstance(limit, bool) or not isinstance(limit, (int, float, np.integer, np.floating)) \
+            or not 0.0 <= limit <= 1.0:
+        raise ReidPruneError(f"outlier fraction limit must be a number in [0, 1], got {limit!r}")
+    if len(flags) == 0:
+        return None
+    fraction = float(flags.mean())
+    if fraction <= limit:
+        return None
+    return (f"{int(flags.sum())} of {len(flags)} samples ({fraction:.1%}) are flagged as outliers, "
+            f"more than the plausible {limit:.0%}: soft labels from a model trained from scratch are flat, "
+            "so an absolute delta (paper: 0.10, for an ImageNet-pretrained model) removes much of the data; "
+            "give delta relative to chance (e.g. 3 x 1/C) or lower it")
+
+
+def find_mislabeled(soft_labels: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Flag samples whose soft-label argmax differs from the assigned label.
+
+    Parameters
+    ----------
+    soft_labels:
+        ``(N, C)`` probabilities (rows summing to 1).
+    labels:
+        ``(N,)`` assigned training labels in ``0..C-1``.
+
+    Returns
+    -------
+    mask : np.ndarray
+        ``(N,)`` bool, True where ``argmax(p) != labels`` (ties go to the lowest class).
+    predicted : np.ndarray
+        ``(N,)`` int64 argmax of every soft label, the corrected label for flagged samples
+        (and equal to ``labels`` elsewhere).
+    """
+    probs = validate_soft_labels(soft_labels)
+    assigned = _as_labels(labels, len(probs), probs.shape[1])
+    predicted = probs.argmax(axis=1).astype(np.int64)
+    return predicted != assigned, predicted
+
+
+def _as_bool_mask(mask: np.ndarray, name: str) -> np.ndarray:
+    array = np.asarray(mask)
+    if array.ndim != 1 or (array.dtype != np.bool_ and len(array)):
+        raise ReidPruneError(f"{name} must be a 1-D bool array, got dtype {array.dtype} shape {array.shape}")
+    return array.astype(bool)
+
+
+def _as_labels(labels: np.ndarray, length: int, num_classes: int) -> np.ndarray:
+    array = np.asarray(labels)
+    if array.shape != (length,):
+        raise ReidPruneError(f"labels must be a 1-D array of {length} entries (one per soft label), "
+                             f"got shape {array.shape}")
+    if length and not np.issubdtype(array.dtype, np.integer):
+        raise ReidPruneError(f"labels must be integers, got dtype {array.dtype}")
+    if length and (array.min() < 0 or array.max() >= num_classes):
+        raise ReidPruneError(f"labels must lie in 0..{num_classes - 1} (training labels), "
+                             f"got {array.min()}..{array.max()}")
+    return array.astype(np.int64)

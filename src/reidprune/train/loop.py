@@ -1,0 +1,264 @@
+"""One short training loop. It knows nothing about scores: it calls hooks.
+
+Per step: augment -> forward -> loss -> backward -> step -> ``hook.update(ids, logits, labels)``.
+Per epoch: ``hook.end_epoch()``, then ``callback.on_epoch_end(epoch, model)`` (for scores that
+need the model itself, e.g. EL2N's evaluation pass), then a checkpoint.
+"""
+from __future__ import annotations
+
+import contextlib
+import signal
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol, Sequence
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from reidprune.dynamics.base import TrainingHook
+from reidprune.errors import ReidPruneError
+from reidprune.models.losses import batch_hard_triplet, cross_entropy
+from reidprune.train.augment import augment, normalize, step_generator
+from reidprune.train.checkpoint import load_checkpoint, save_checkpoint
+from reidprune.train.config import TrainConfig
+from reidprune.train.sampler import IdentitySampler, ShuffleSampler
+
+
+class EpochCallback(Protocol):
+    def on_epoch_end(self, epoch: int, model: torch.nn.Module) -> None: ...
+
+
+class TrainingInterrupted(ReidPruneError):
+    """SIGTERM / Ctrl-C arrived; a checkpoint was saved and the same command resumes."""
+
+
+class NonFiniteLoss(ReidPruneError):
+    pass
+
+
+@dataclass
+class FitResult:
+    epochs: int
+    iterations: int
+    seconds: float
+    losses: list[float] = field(default_factory=list)  # mean loss per epoch
+    resumed_from: tuple[int, int] | None = None  # (epoch, step) a checkpoint resumed from
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError as exc:
+        raise ReidPruneError(f"unknown device {name!r}; use auto, cpu or cuda[:N]") from exc
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ReidPruneError(f"device {name!r} asked for but no CUDA GPU is available; use --device cpu")
+    return device
+
+
+def make_sampler(labels: np.ndarray, config: TrainConfig):
+    if config.mode == "reid":
+        return IdentitySampler(labels, config.batch_size, config.instances, config.seed)
+    return ShuffleSampler(len(labels), config.batch_size, config.seed)
+
+
+def make_optimizer(model: torch.nn.Module, config: TrainConfig, iters_per_epoch: int):
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
+    milestones = [m * iters_per_epoch for m in config.milestones]
+
+    def factor(it: int) -> float:
+        warm = 1.0
+        if config.warmup_iters and it < config.warmup_iters:
+            alpha = it / config.warmup_iters
+            warm = config.warmup_factor * (1 - alpha) + alpha
+        return warm * config.gamma ** sum(it >= m for m in milestones)
+
+    return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+def fit(model: torch.nn.Module, images: torch.Tensor, labels: np.ndarray, config: TrainConfig,
+        hooks: Sequence[TrainingHook] = (), callbacks: Sequence[EpochCallback] = (),
+        checkpoint: str | Path | None = None, run_key: str = "", progress: bool = True,
+        checkpoint_every: int = 0) -> FitResult:
+    """Train ``model`` on uint8 ``images`` (N x 3 x H x W) with integer ``labels`` (N,).
+
+    Parameters
+    ----------
+    hooks:
+        Training-dynamics trackers, called every step with the batch's dataset indices.
+    callbacks:
+        Objects with ``on_epoch_end(epoch, model)``, called after every epoch (1-based).
+    checkpoint:
+        File for an atomic checkpoint after every epoch, every ``checkpoint_every`` steps (0 =
+        only at epoch ends) and on SIGTERM / Ctrl-C. If it exists, training resumes from it,
+        provided it was written by a run with the same ``run_key``.
+    """
+    labels = np.asarray(labels, dtype=np.int64)
+    if len(images) != len(labels):
+        raise ReidPruneError(f"{len(images)} images but {len(labels)} labels")
+    device = resolve_device(config.device)
+    torch.manual_seed(config.seed)
+    model.to(device)
+    sampler = make_sampler(labels, config)
+    optimizer, scheduler = make_optimizer(model, config, len(sampler))
+    label_t = torch.as_tensor(labels, device=device)
+    state = _TrainState(model, optimizer, scheduler, hooks, callbacks)
+    result = FitResult(config.epochs, 0, 0.0)
+    start_epoch, start_step = 1, 0
+    if checkpoint is not None and (saved := load_checkpoint(checkpoint)) is not None:
+        if saved.get("run_key") != run_key:
+            raise ReidPruneError(
+                f"checkpoint {checkpoint} belongs to a different run (other data or settings); "
+                "delete it or choose another output folder")
+        start_epoch, start_step = state.load(saved)
+        result.resumed_from = (start_epoch, start_step)
+    began = time.perf_counter()
+    with _catch_signals() as stop:
+        for epoch in range(start_epoch, config.epochs + 1):
+            batches = sampler.batches(epoch)
+            first = start_step if epoch == start_epoch else 0
+            model.train()
+            loss_sum = torch.zeros((), device=device)
+            bar = tqdm(range(first, len(batches)), desc=f"epoch {epoch}/{config.epochs}",
+                       disable=not progress, leave=False, unit="it")
+            for step in bar:
+                idx = torch.as_tensor(batches[step], device=device)
+                gen = step_generator(config.seed, epoch, step)
+                x = augment(images[batches[step]], config.augment, gen).to(device, non_blocking=True)
+                y = label_t[idx]
+                out = _forward(model, x, config, device)
+                loss = _loss(out, y, config)
+                _check_finite(out[0], loss, epoch, step, device)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                scheduler.step()
+                for hook in hooks:
+                    hook.update(idx, out[0].detach(), y)
+                loss_sum += loss.detach()
+                result.iterations += 1
+                if stop.requested or (checkpoint_every and (step + 1) % checkpoint_every == 0):
+                    if checkpoint is not None:
+                        save_checkpoint(checkpoint, state.dump(epoch, step + 1, run_key))
+                    if stop.requested:
+                        raise TrainingInterrupted(
+                            f"interrupted at epoch {epoch}, step {step + 1}"
+                            + (f"; checkpoint saved to {checkpoint}, run the same command to resume"
+                               if checkpoint is not None else ""))
+            for hook in hooks:
+                hook.end_epoch()
+            for callback in callbacks:
+                callback.on_epoch_end(epoch, model)
+            result.losses.append(float(loss_sum) / max(1, len(batches) - first))
+            if checkpoint is not None:
+                save_checkpoint(checkpoint, state.dump(epoch + 1, 0, run_key))
+    result.seconds = time.perf_counter() - began
+    return result
+
+
+def _forward(model, x, config: TrainConfig, device: torch.device):
+    if config.amp and device.type == "cuda":
+        with torch.autocast("cuda", dtype=torch.bfloat16):
+            return model(x)
+    return model(x)
+
+
+def _loss(out, labels: torch.Tensor, config: TrainConfig) -> torch.Tensor:
+    logits = out[0]
+    if config.mode == "classify":
+        return cross_entropy(logits, labels, config.label_smoothing if config.label_smoothing else 0.0)
+    ce = cross_entropy(logits, labels, config.label_smoothing)
+    return ce + config.triplet_weight * batch_hard_triplet(out[1], labels, config.triplet_margin)
+
+
+def _check_finite(logits, loss, epoch: int, step: int, device: torch.device) -> None:
+    # On CUDA this would synchronise every step; check every 50 steps there.
+    if device.type == "cuda" and step % 50:
+        return
+    if not (torch.isfinite(loss) and torch.isfinite(logits).all()):
+        raise NonFiniteLoss(
+            f"non-finite logits or loss at epoch {epoch}, step {step}; lower the learning rate "
+            "(--lr) or disable mixed precision (--no-amp)")
+
+
+class _TrainState:
+    """Everything a checkpoint must hold to resume exactly."""
+
+    def __init__(self, model, optimizer, scheduler, hooks, callbacks):
+        self.model, self.optimizer, self.scheduler = model, optimizer, scheduler
+        self.stateful = [h for h in list(hooks) + list(callbacks) if hasattr(h, "state_dict")]
+
+    def dump(self, epoch: int, step: int, run_key: str) -> dict:
+        state = {
+            "run_key": run_key, "epoch": epoch, "step": step,
+            "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "trackers": [s.state_dict() for s in self.stateful],
+            "torch_rng": torch.get_rng_state(),
+        }
+        if torch.cuda.is_available():
+            state["cuda_rng"] = torch.cuda.get_rng_state_all()
+        return state
+
+    def load(self, state: dict) -> tuple[int, int]:
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        if len(state["trackers"]) != len(self.stateful):
+            raise ReidPruneError("checkpoint was written with other score methods; delete it to start over")
+        for tracker, saved in zip(self.stateful, state["trackers"]):
+            tracker.load_state_dict(saved)
+        torch.set_rng_state(state["torch_rng"])
+        if "cuda_rng" in state and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state["cuda_rng"])
+        return int(state["epoch"]), int(state["step"])
+
+
+class _StopFlag:
+    requested = False
+
+
+@contextlib.contextmanager
+def _catch_signals():
+    """Turn SIGTERM / SIGINT into a flag the loop checks after each step (main thread only)."""
+    flag = _StopFlag()
+
+    def handler(signum, frame):
+        flag.requested = True
+
+    previous = {}
+    try:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            previous[sig] = signal.signal(sig, handler)
+    except ValueError:  # not the main thread: leave signals alone
+        previous = {}
+    try:
+        yield flag
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+@torch.no_grad()
+def predict(model: torch.nn.Module, images: torch.Tensor, batch_size: int = 256,
+            device: str | torch.device = "cpu", progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Evaluation-mode pass without augmentation: (logits N x C, embeddings N x D) as float32."""
+    device = torch.device(device)
+    was_training = model.training
+    model.eval().to(device)
+    logits, embeds = [], []
+    for start in tqdm(range(0, len(images), batch_size), desc="predict", disable=not progress,
+                      leave=False, unit="batch"):
+        x = normalize(images[start:start + batch_size]).to(device, non_blocking=True)
+        out = model(x)
+        if isinstance(out, torch.Tensor):  # a plain classifier
+            out = (out, out, out)
+        logits.append(out[0].float().cpu())
+        embeds.append(out[2].float().cpu())
+    model.train(was_training)
+    return torch.cat(logits).numpy(), torch.cat(embeds).numpy()
+
