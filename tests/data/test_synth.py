@@ -10,6 +10,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PIL import Image
 
 from reidprune.data import synth
@@ -74,7 +76,8 @@ def test_default_world_counts(world, gt):
     for name, folder in FOLDERS.items():
         assert len(list((world / folder).glob("*.jpg"))) == (split == name).sum()
     assert Image.open(world / gt["path"][0]).size == (64, 128)  # PIL reports (width, height)
-    assert json.loads((world / "synth_config.json").read_text()) == dataclasses.asdict(SynthConfig())
+    stored = json.loads((world / "synth_config.json").read_text())
+    assert stored == dataclasses.asdict(SynthConfig())
     assert read_config(world) == SynthConfig()
 
 
@@ -103,7 +106,8 @@ def test_every_query_has_a_cross_camera_gallery_match(gt):
 
 
 def test_test_identities_are_disjoint_from_training(gt):
-    train = set(gt["true_pid"][gt["split"] == "train"]) | set(gt["assigned_pid"][gt["split"] == "train"])
+    train_rows = gt["split"] == "train"
+    train = set(gt["true_pid"][train_rows]) | set(gt["assigned_pid"][train_rows])
     test = set(gt["true_pid"][gt["split"] != "train"]) - {0}
     assert train.isdisjoint(test)
 
@@ -174,7 +178,7 @@ def test_two_people_record_a_second_training_identity(gt):
 
 
 def test_outliers_differ_from_their_tracklet_neighbours(gt, pixels):
-    """An outlier frame changes much of the crop; a clean frame barely changes from its neighbour."""
+    """An outlier frame changes much of the crop; a clean frame barely changes from the next."""
     def changed_fraction(i):
         for j in (i - 1, i + 1):  # an uncorrupted frame of the same tracklet
             if (0 <= j < len(pixels) and gt["tracklet"][j] == gt["tracklet"][i]
@@ -227,6 +231,37 @@ def test_nearest_class_mean_on_tiny_pixels_learns_identities(gt, pixels):
     assert accuracy > 0.5
 
 
+@settings(max_examples=60, deadline=None)
+@given(num_train_ids=st.integers(2, 12), images_per_id=st.integers(2, 12),
+       test_images_per_id=st.integers(4, 14), num_cameras=st.integers(2, 9),
+       tracklet_length=st.integers(1, 8), mislabel_rate=st.floats(0, 0.5),
+       outlier_rate=st.floats(0, 0.45), seed=st.integers(0, 2**32))
+def test_plan_invariants_hold_for_any_config(num_train_ids, images_per_id, test_images_per_id,
+                                             num_cameras, tracklet_length, mislabel_rate,
+                                             outlier_rate, seed):
+    config = SynthConfig(num_train_ids=num_train_ids, num_test_ids=3, images_per_id=images_per_id,
+                         test_images_per_id=test_images_per_id, num_distractors=2,
+                         num_cameras=num_cameras, tracklet_length=tracklet_length,
+                         mislabel_rate=mislabel_rate, outlier_rate=outlier_rate, seed=seed)
+    plan = plan_world(config)
+    train = [s for s in plan if s.split == "train"]
+    assert len(train) == num_train_ids * images_per_id
+    assert sum(s.kind == "mislabeled" for s in train) == config.num_mislabeled
+    assert sum(s.kind in OUTLIER_KINDS for s in train) == config.num_outliers
+    assert config.num_mislabeled == int(np.floor(mislabel_rate * len(train) + 0.5))
+    assert all((s.assigned_pid != s.true_pid) == (s.kind == "mislabeled") for s in plan)
+    assert len({s.relative_path() for s in plan}) == len(plan)
+    for pid in range(1, num_train_ids + 1):  # every training identity is seen by 2+ cameras
+        assert len({s.camid for s in train if s.true_pid == pid}) >= 2
+    for pid in range(num_train_ids + 1, num_train_ids + 4):
+        queries = [s for s in plan if s.true_pid == pid and s.split == "query"]
+        gallery = [s for s in plan if s.true_pid == pid and s.split == "gallery"]
+        assert 1 <= len(queries) <= 2 and len({q.camid for q in queries}) == len(queries)
+        assert len(queries) + len(gallery) == test_images_per_id
+        for query in queries:
+            assert any(g.camid != query.camid for g in gallery)
+
+
 # ---------------------------------------------------------------- determinism and writing
 
 
@@ -252,6 +287,15 @@ def test_plan_matches_written_ground_truth(tmp_path):
     plan = plan_world(SMALL)
     assert [s.relative_path() for s in plan] == list(gt["path"])
     assert [s.kind for s in plan] == list(gt["kind"])
+    sizes = {Image.open(tmp_path / "w" / p).size for p in gt["path"]}
+    assert sizes == {(32, 64)}  # (width, height) of SMALL
+
+
+def test_numpy_scalars_are_stored_as_plain_numbers(tmp_path):
+    config = dataclasses.replace(SMALL, seed=np.int64(5), mislabel_rate=np.float32(0.25))
+    assert type(config.seed) is int and type(config.mislabel_rate) is float
+    root = generate_world(tmp_path / "w", config, progress=False)
+    assert read_config(root) == config
 
 
 def test_refuses_non_empty_destination_unless_overwrite(tmp_path):

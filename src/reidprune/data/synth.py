@@ -11,6 +11,17 @@ shoes, optional bag or striped shirt) of ``num_train_ids + num_test_ids`` identi
         ground_truth.csv                              who is really drawn in every crop
         synth_config.json                             the SynthConfig used
 
+File names: ``PPPP`` the assigned pid, ``C`` the camera (1..num_cameras), ``S`` the sequence
+(1 train, 2 test identities, 3 distractors), ``FFFFFF`` the frame number, unique per camera;
+the Market regex ``([-\\d]+)_c(\\d)`` reads pid and camera. Test pids follow the training pids
+(``num_train_ids + 1 ...``), so the two sets are disjoint.
+
+Identities differ in shirt / trouser / shoe / skin / hair colours, hair length, sleeves,
+bags, stripes and body proportions; about one in ten copies its predecessor's clothes (a
+look-alike). Cameras differ in background, lighting gain and tint, blur and noise. Each
+tracklet has its own position, size, walking phase and facing; consecutive frames move by
+a fraction of a pixel.
+
 The training split carries injected noise, recorded in ``ground_truth.csv``:
 
 * ``mislabeled``: the file name's pid (``assigned_pid``) is a random *other* training identity
@@ -20,10 +31,12 @@ The training split carries injected noise, recorded in ``ground_truth.csv``:
 * ``occlusion``: the person behind a random-colour block or pole covering 50-70% of the crop.
 * ``truncation``: only the top (head and shoulders) or a side sliver of the person is visible.
 
-Exactly ``round(mislabel_rate * N_train)`` and ``round(outlier_rate * N_train)`` images are
-corrupted (round half up), on disjoint images; outlier kinds are split as equally as possible.
-Everything derives from ``seed`` through per-entity random streams, so the same config
-always gives byte-identical files.
+Outliers keep their label (``assigned_pid == true_pid``). Exactly
+``round(mislabel_rate * N_train)`` and ``round(outlier_rate * N_train)`` images are corrupted
+(halves round up), on disjoint images drawn uniformly; outlier kinds are split as equally as
+possible. Query and gallery crops are all ``clean``; distractors have ``true_pid == 0``.
+Everything derives from ``seed`` through per-entity random streams, so the same config always
+gives byte-identical files.
 """
 from __future__ import annotations
 
@@ -108,6 +121,12 @@ class SynthConfig:
     jpeg_quality: int = 90
 
     def __post_init__(self):
+        for field in dataclasses.fields(self):  # numpy scalars would not survive json.dumps
+            value = getattr(self, field.name)
+            if isinstance(value, np.integer):
+                object.__setattr__(self, field.name, int(value))
+            elif isinstance(value, np.floating):
+                object.__setattr__(self, field.name, float(value))
         validate_config(self)
 
     @property
@@ -156,7 +175,8 @@ def validate_config(config: SynthConfig) -> None:
             raise ReidPruneError(f"SynthConfig.{name} must lie in [0, 1), got {value}")
     if config.num_mislabeled + config.num_outliers > config.num_train_images:
         raise ReidPruneError(
-            f"SynthConfig.mislabel_rate + outlier_rate = {config.mislabel_rate + config.outlier_rate}"
+            f"SynthConfig.mislabel_rate + outlier_rate = "
+            f"{config.mislabel_rate + config.outlier_rate}"
             " corrupts more than all training images; lower one of them")
     if config.num_train_ids + config.num_test_ids > 9999:
         raise ReidPruneError(
@@ -233,7 +253,8 @@ def _rng(config: SynthConfig, *keys: int) -> np.random.Generator:
 
 def _tracklet_sizes(num_images: int, length: int) -> list[int]:
     """Chunks of ``length`` (last one shorter), but always at least two tracklets."""
-    sizes = [length] * (num_images // length) + ([num_images % length] if num_images % length else [])
+    full, rest = divmod(num_images, length)
+    sizes = [length] * full + ([rest] if rest else [])
     if len(sizes) < 2:
         sizes = [num_images - num_images // 2, num_images // 2]
     return sizes
@@ -255,16 +276,28 @@ def _identity_shots(config: SynthConfig, pid: int, split: str, first_tracklet: i
     return shots
 
 
+def _cross_camera_matches_left(gallery_counts: dict[int, int], query_cams: list[int]) -> bool:
+    return all(sum(n for c, n in gallery_counts.items() if c != q) > 0 for q in query_cams)
+
+
 def _split_query(config: SynthConfig, shots: list[Shot]) -> list[Shot]:
-    """One query per camera for the first two cameras an identity visits; the rest is gallery."""
+    """One query per camera for the first two cameras an identity visits; the rest is gallery.
+
+    A camera gives a query only if every query then keeps a gallery match in another camera
+    (the Market protocol ignores same-camera matches).
+    """
     rng = _rng(config, _S_QUERY, shots[0].true_pid)
+    left = {cam: sum(s.camid == cam for s in shots) for cam in {s.camid for s in shots}}
     query_cams: list[int] = []
     out = []
     for tracklet in sorted({s.tracklet for s in shots}):
         members = [s for s in shots if s.tracklet == tracklet]
-        pick = -1
-        if members[0].camid not in query_cams and len(query_cams) < 2:
-            query_cams.append(members[0].camid)
+        cam, pick = members[0].camid, -1
+        after = {**left, cam: left[cam] - 1}
+        if (cam not in query_cams and len(query_cams) < 2
+                and _cross_camera_matches_left(after, query_cams + [cam])):
+            query_cams.append(cam)
+            left = after
             pick = int(rng.integers(len(members)))
         out += [dataclasses.replace(s, split="query" if i == pick else "gallery")
                 for i, s in enumerate(members)]
@@ -466,7 +499,7 @@ def _bounds(lo: float, hi: float, size: int) -> tuple[int, int]:
 
 
 def _paint_rect(canvas: np.ndarray, y0: float, y1: float, x0: float, x1: float,
-               colour: np.ndarray) -> None:
+                colour: np.ndarray) -> None:
     """Paint the rectangle [y0, y1) x [x0, x1) (pixel units, soft one-pixel edges) in place.
 
     Parameters
@@ -490,7 +523,7 @@ def _paint_rect(canvas: np.ndarray, y0: float, y1: float, x0: float, x1: float,
 
 
 def _paint_ellipse(canvas: np.ndarray, cy: float, cx: float, ry: float, rx: float,
-                  colour: np.ndarray, y_max: float = math.inf) -> None:
+                   colour: np.ndarray, y_max: float = math.inf) -> None:
     """Paint an axis-aligned ellipse (soft edges) in place, optionally cut off below ``y_max``.
 
     Parameters
@@ -549,10 +582,10 @@ def _draw_person(canvas: np.ndarray, person: _Identity, pose: _Pose) -> None:
         lx = cx + side * (0.055 * hp * person.width_factor + knee_spread * side)
         _paint_rect(canvas, waist - 1, top + 0.95 * hp, lx - leg_w, lx + leg_w, person.trousers)
         _paint_rect(canvas, top + 0.95 * hp, pose.foot, lx - leg_w - 0.01 * hp,
-                   lx + leg_w + 0.015 * hp, person.shoes)
+                    lx + leg_w + 0.015 * hp, person.shoes)
     if person.bag == _BACKPACK and pose.facing > 0:
         _paint_rect(canvas, top + 0.17 * hp, top + 0.42 * hp, cx - half * 1.1, cx + half * 1.1,
-                   person.bag_colour)
+                    person.bag_colour)
     shoulder = top + 0.15 * hp
     _paint_ellipse(canvas, shoulder + 0.05 * hp, cx, 0.05 * hp, half, person.shirt)
     _paint_rect(canvas, shoulder + 0.05 * hp, waist + 0.01 * hp, cx - half, cx + half, person.shirt)
@@ -561,38 +594,40 @@ def _draw_person(canvas: np.ndarray, person: _Identity, pose: _Pose) -> None:
         for k in range(int((waist - shoulder) / period)):
             y = shoulder + 0.06 * hp + k * period
             if k % 2 == 0 and y < waist:
-                _paint_rect(canvas, y, min(y + period / 2, waist), cx - half, cx + half, person.stripe)
+                _paint_rect(canvas, y, min(y + period / 2, waist), cx - half, cx + half,
+                            person.stripe)
     arm_w = 0.045 * hp
     for side in (-1, 1):  # arms swing against the legs
         ax = cx + side * (half + arm_w / 2) - side * 0.01 * hp
         dy = -side * 0.015 * hp * swing
         sleeve_end = top + (0.28 if person.short_sleeves else 0.45) * hp + dy
         _paint_rect(canvas, shoulder + 0.02 * hp, sleeve_end, ax - arm_w / 2, ax + arm_w / 2,
-                   person.shirt)
+                    person.shirt)
         if person.short_sleeves:
-            _paint_rect(canvas, sleeve_end, top + 0.45 * hp + dy, ax - arm_w / 2.4, ax + arm_w / 2.4,
-                       person.skin)
+            forearm = arm_w / 2.4
+            _paint_rect(canvas, sleeve_end, top + 0.45 * hp + dy, ax - forearm, ax + forearm,
+                        person.skin)
         _paint_ellipse(canvas, top + 0.47 * hp + dy, ax, 0.025 * hp, arm_w / 2, person.skin)
     head_cy, head_ry, head_rx = top + 0.08 * hp, 0.075 * hp, 0.058 * hp
     if person.long_hair:
         _paint_rect(canvas, head_cy, top + 0.25 * hp, cx - head_rx * 1.1, cx + head_rx * 1.1,
-                   person.hair)
+                    person.hair)
     _paint_ellipse(canvas, head_cy, cx, head_ry, head_rx, person.skin)
     hair_line = head_cy - 0.02 * hp if pose.facing > 0 else head_cy + head_ry
     _paint_ellipse(canvas, head_cy - 0.008 * hp, cx, head_ry, head_rx * 1.06, person.hair,
-                  y_max=hair_line)
+                   y_max=hair_line)
     if person.bag == _BACKPACK and pose.facing < 0:
         _paint_rect(canvas, top + 0.17 * hp, top + 0.42 * hp, cx - half * 0.8, cx + half * 0.8,
-                   person.bag_colour)
+                    person.bag_colour)
     elif person.bag == _BACKPACK:  # straps seen from the front
         for side in (-1, 1):
             sx = cx + side * half * 0.6
             _paint_rect(canvas, shoulder, top + 0.38 * hp, sx - 0.012 * hp, sx + 0.012 * hp,
-                       person.bag_colour)
+                        person.bag_colour)
     elif person.bag == _HANDBAG:
         bx = cx + person.bag_side * (half + arm_w * 1.2)
         _paint_rect(canvas, top + 0.42 * hp, top + 0.56 * hp, bx - 0.06 * hp, bx + 0.06 * hp,
-                   person.bag_colour)
+                    person.bag_colour)
 
 
 def _tracklet_pose(config: SynthConfig, person: _Identity, rng: np.random.Generator) -> _Pose:
@@ -782,12 +817,13 @@ def generate_world(out_dir: str | os.PathLike, config: SynthConfig = SynthConfig
     with atomic_path(out_dir, directory=True) as tmp:
         for folder in _SPLIT_DIRS.values():
             (tmp / folder).mkdir()
-        for shot, row in tqdm(list(zip(plan, rows)), desc="synth", unit="img", disable=not progress):
+        for shot, row in tqdm(list(zip(plan, rows)), desc="synth", unit="img",
+                              disable=not progress):
             Image.fromarray(render_shot(scene, shot)).save(
                 tmp / row["path"], format="JPEG", quality=config.jpeg_quality)
         _write_csv(tmp / GROUND_TRUTH_FILE, rows)
-        (tmp / CONFIG_FILE).write_text(
-            json.dumps(dataclasses.asdict(config), indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        config_json = json.dumps(dataclasses.asdict(config), indent=2, sort_keys=True)
+        (tmp / CONFIG_FILE).write_text(config_json + "\n", encoding="utf-8")
     return out_dir
 
 

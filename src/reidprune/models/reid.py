@@ -72,10 +72,13 @@ def load_backbone_weights(model: ReIDNet, path: str | os.PathLike) -> None:
         state = {k[len("backbone."):]: v for k, v in state.items() if k.startswith("backbone.")}
     target = model.backbone.body if isinstance(model.backbone.body, nn.Sequential) else model.backbone
     mapped = _map_resnet_keys(state) if model.backbone_name.startswith("resnet") else state
-    missing, unexpected = target.load_state_dict(mapped, strict=False)
-    if len(missing) == len(target.state_dict()):
+    if not set(mapped) & set(target.state_dict()):
         raise ReidPruneError(
             f"no parameter of {path} matches backbone {model.backbone_name!r}; is it the right architecture?")
+    try:
+        missing, _ = target.load_state_dict(mapped, strict=False)
+    except RuntimeError as exc:  # shape mismatch
+        raise ReidPruneError(f"weight file {path} does not fit backbone {model.backbone_name!r}: {exc}") from exc
     if missing:
         raise ReidPruneError(
             f"weight file {path} lacks {len(missing)} backbone parameters (first: {missing[0]})")

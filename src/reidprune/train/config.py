@@ -66,7 +66,13 @@ def paper_scoring_config(**changes) -> TrainConfig:
 
 
 def cpu_quick_config(**changes) -> TrainConfig:
-    """A small CNN at 64x32, for the demo, tests and CPU-only work."""
-    base = TrainConfig(backbone="small", height=64, width=32, epochs=12, warmup_iters=0,
+    """A small CNN at 64x32, for the demo, tests and CPU-only work.
+
+    Adam at 3e-3 rather than the paper's 3.5e-4: the paper's 12 scoring epochs start from
+    ImageNet weights and run ~2,400 steps on Market-1501; a small CNN from scratch on a
+    2,000-image set gets ~370 steps, and at 3.5e-4 its soft labels stay nearly uniform
+    (max score ~0.03 for 100 identities; measured on the synthetic world).
+    """
+    base = TrainConfig(backbone="small", height=64, width=32, epochs=12, warmup_iters=0, lr=3e-3,
                        weight_decay=0.0, milestones=(), augment=AugmentConfig(pad=3))
     return base.replace(**changes)

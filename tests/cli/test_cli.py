@@ -1,0 +1,103 @@
+"""The command line end to end on a tiny synthetic world, and its errors."""
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from reidprune.cli import main
+from reidprune.export.manifest import read_manifest
+from reidprune.export.seed_lists import read_seed_lists
+from reidprune.scores.store import ScoreSet
+
+TRAIN = ["--preset", "cpu", "--size", "32x16", "--batch-size", "8", "--instances", "4", "-q"]
+
+
+def invoke(*args):
+    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    out = tmp_path_factory.mktemp("cli") / "world"
+    result = invoke("synth", out, "--train-ids", 6, "--test-ids", 3, "--images-per-id", 8, "--outlier-rate", 0.05)
+    assert result.exit_code == 0, result.output
+    assert "wrote 48 training images of 6 identities" in result.output
+    return out
+
+
+@pytest.fixture(scope="module")
+def scored(world, tmp_path_factory):
+    out = tmp_path_factory.mktemp("scored")
+    result = invoke("score", world, "--out", out, "--epochs", 3, "-m", "entropy", "-m", "random", *TRAIN)
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def test_score_writes_scores_with_costs(scored):
+    scores = ScoreSet.load(scored / "scores.npz")
+    assert set(scores.methods) == {"entropy", "random"}
+    assert len(scores.paths) == 48 and scores["entropy"].cost["epochs"] == 3
+    assert scores["entropy"].params == {"score_epochs": 3, "every": 1}
+    assert not (scored / "checkpoints").exists()  # removed once the scores are safe
+
+
+def test_prune_writes_lists_manifest_and_a_materialised_copy(world, scored, tmp_path):
+    out = tmp_path / "pruned"
+    result = invoke("prune", world, "--scores", scored / "scores.npz", "--out", out, "--fraction", 0.25,
+                    "--delta", 0.0, "--materialize", out / "dataset")
+    assert result.exit_code == 0, result.output
+    manifest = read_manifest(out / "manifest.csv")
+    removed = int((~manifest.keep_mask).sum())
+    assert removed == 12  # 25% of 48, no outliers at delta 0
+    lists = read_seed_lists(out / "lists")
+    assert len(lists["fpath_list"]) == 48
+    kept_files = sorted((out / "dataset" / "bounding_box_train").iterdir())
+    assert len(kept_files) == 36
+    summary = json.loads((out / "selection.json").read_text())
+    assert summary["counts"]["pruned"] == 12
+
+
+def test_prune_refuses_scores_of_another_dataset(scored, tmp_path):
+    other = tmp_path / "other"
+    assert invoke("synth", other, "--train-ids", 6, "--test-ids", 3, "--images-per-id", 8,
+                  "--seed", 1).exit_code == 0
+    result = CliRunner().invoke(main, ["prune", str(other), "--scores", str(scored / "scores.npz"),
+                                       "--out", str(tmp_path / "p")])
+    assert result.exit_code == 2
+    assert "computed on a different dataset" in result.output
+
+
+def test_train_on_a_manifest_then_evaluate(world, scored, tmp_path):
+    pruned = tmp_path / "pruned"
+    assert invoke("prune", world, "--scores", scored / "scores.npz", "--out", pruned, "--fraction", 0.25,
+                  "--no-purify").exit_code == 0
+    run = tmp_path / "run"
+    result = invoke("train", world, "--out", run, "--manifest", pruned / "manifest.csv", "--epochs", 2, *TRAIN)
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["train_images"] == 36
+    assert 0 <= metrics["mAP"] <= 100 and 0 <= metrics["rank1"] <= 100
+    result = invoke("evaluate", world, "--model", run / "model.pt", "-q")
+    assert result.exit_code == 0 and "mAP=" in result.output
+
+
+@pytest.mark.parametrize("args, message", [
+    (["score", "{empty}", "--out", "{tmp}/o"], "no training images"),
+    (["score", "{world}", "--out", "{tmp}/o", "--layout", "pascal"], "unknown layout"),
+    (["prune", "{world}", "--scores", "{tmp}/missing.npz", "--out", "{tmp}/o"], "does not exist"),
+    (["evaluate", "{world}", "--model", "{bad_model}"], "checkpoint"),
+])
+def test_errors_are_one_clear_line(world, tmp_path, args, message):
+    (tmp_path / "empty" / "bounding_box_train").mkdir(parents=True)
+    (tmp_path / "bad.pt").write_bytes(b"garbage")
+    values = {"empty": tmp_path / "empty", "tmp": tmp_path, "world": world, "bad_model": tmp_path / "bad.pt"}
+    result = CliRunner().invoke(main, [a.format(**values) for a in args])
+    assert result.exit_code == 2, result.output
+    assert message in result.output.lower() and result.output.startswith("error: ")
+
+
+def test_every_command_has_help():
+    for command in ("synth", "score", "prune", "run", "train", "evaluate", "demo"):
+        result = invoke(command, "--help")
+        assert result.exit_code == 0 and "Usage" in result.output

@@ -1,0 +1,64 @@
+"""Backbones by name, BNNeck head, last stride 1, local weight files, losses."""
+import pytest
+import torch
+from torchvision.models import resnet18
+
+from reidprune.errors import ReidPruneError
+from reidprune.models.losses import batch_hard_triplet, cross_entropy
+from reidprune.models.reid import build_model
+
+
+@pytest.mark.parametrize("name, dim", [("small", 128), ("resnet18", 512)])
+def test_forward_shapes(name, dim):
+    model = build_model(name, num_classes=7).eval()
+    out = model(torch.zeros(2, 3, 64, 32))
+    assert out.logits.shape == (2, 7) and out.features.shape == (2, dim) and out.embeddings.shape == (2, dim)
+
+
+@pytest.mark.parametrize("name", ["resnet18", "resnet50"])
+def test_last_stride_is_one(name):
+    trunk = build_model(name, 3).backbone
+    # 64x32 input: strides 2 (conv1) x 2 (maxpool) x 2 x 2 = 16 with last stride 1 -> 4x2 (not 2x1)
+    assert trunk(torch.zeros(1, 3, 64, 32)).shape[-2:] == (4, 2)
+
+
+def test_unknown_backbone_names_the_choices():
+    with pytest.raises(ReidPruneError, match="resnet50"):
+        build_model("vgg", 3)
+
+
+def test_torchvision_state_dict_loads_through_weights_option(tmp_path):
+    reference = resnet18(weights=None)
+    torch.nn.init.constant_(reference.conv1.weight, 0.5)
+    path = tmp_path / "r18.pth"
+    torch.save(reference.state_dict(), path)
+    model = build_model("resnet18", 5, weights=path)
+    assert torch.equal(model.backbone.body[0].weight, reference.conv1.weight)
+    assert torch.equal(model.backbone.body[7][1].conv2.weight, reference.layer4[1].conv2.weight)
+
+
+def test_weight_file_errors(tmp_path):
+    with pytest.raises(ReidPruneError, match="does not exist"):
+        build_model("resnet18", 5, weights=tmp_path / "missing.pth")
+    bad = tmp_path / "bad.pth"
+    bad.write_bytes(b"not a checkpoint")
+    with pytest.raises(ReidPruneError, match="cannot read weight file"):
+        build_model("resnet18", 5, weights=bad)
+    other = tmp_path / "other.pth"
+    torch.save({"something.else": torch.zeros(3)}, other)
+    with pytest.raises(ReidPruneError, match="no parameter"):
+        build_model("resnet18", 5, weights=other)
+
+
+def test_batch_hard_triplet_by_hand():
+    # 1-D features: a0=0, a1=1 (id 0); b0=3, b1=5 (id 1); margin 0.3
+    feats = torch.tensor([[0.0], [1.0], [3.0], [5.0]])
+    labels = torch.tensor([0, 0, 1, 1])
+    # a0: pos 1, neg 3 -> relu(1-3+.3)=0; a1: pos 1, neg 2 -> 0; b0: pos 2, neg 2 -> .3; b1: pos 2, neg 4 -> 0
+    assert batch_hard_triplet(feats, labels, 0.3).item() == pytest.approx(0.3 / 4)
+
+
+def test_label_smoothing_cross_entropy_by_hand():
+    logits = torch.zeros(1, 4)
+    # uniform prediction: CE = log 4 whatever the smoothing
+    assert cross_entropy(logits, torch.tensor([2]), 0.1).item() == pytest.approx(torch.log(torch.tensor(4.0)).item())

@@ -1,0 +1,97 @@
+"""Every method through the scoring pipeline on a tiny in-memory world; loop error paths."""
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from reidprune.errors import ReidPruneError
+from reidprune.pipeline.scoring import METHODS, ScoreOptions, score_dataset
+from reidprune.pipeline.selecting import SelectOptions, decide
+from reidprune.train.config import cpu_quick_config
+from reidprune.train.loop import NonFiniteLoss, fit
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "train"))
+from resume_job import tiny_world  # noqa: E402
+
+CONFIG = cpu_quick_config(epochs=3, batch_size=16, height=32, width=16)
+
+
+@pytest.fixture(scope="module")
+def all_scores():
+    table, images = tiny_world()
+    options = ScoreOptions(METHODS, CONFIG, score_epochs=2, folds=2, models=2)
+    return table, score_dataset(table, images, options, progress=False)
+
+
+def test_every_method_scores_every_sample(all_scores):
+    table, scores = all_scores
+    assert set(scores.methods) == set(METHODS)
+    for name, method in scores.methods.items():
+        assert method.importance.shape == (len(table),), name
+        assert np.isfinite(method.importance).all(), name
+
+
+def test_costs_are_reported_in_epochs(all_scores):
+    _, scores = all_scores
+    cost = {name: m.cost["epochs"] for name, m in scores.methods.items()}
+    assert cost == {"random": 0, "entropy": 2, "forgetting": 3, "aum": 3, "ma_loss": 3, "prototypes": 3,
+                    "el2n": 4, "grand": 4, "confident": 2}
+    assert scores["aum"].cost["threshold_runs"]["epochs"] == 6
+
+
+def test_aum_flags_and_confident_learning_suggestions_exist(all_scores):
+    table, scores = all_scores
+    assert scores["aum"].extras["mislabeled"].dtype == bool
+    assert scores["aum"].params["threshold_percentile"] == 99.0
+    suggested = scores["confident"].extras["suggested"]
+    assert suggested.min() >= 0 and suggested.max() < table.num_classes
+
+
+def test_recorder_counted_every_presentation_of_the_score_epochs(all_scores):
+    table, scores = all_scores
+    # 128 images, batch 16 -> 8 batches an epoch; T = 2 epochs -> 2 * 8 * 16 = 256 presentations
+    assert scores["entropy"].extras["visits"].sum() == 256
+
+
+def test_scores_round_trip_through_the_file(all_scores, tmp_path):
+    from reidprune.scores.store import ScoreSet
+
+    _, scores = all_scores
+    scores.save(tmp_path / "s.npz")
+    back = ScoreSet.load(tmp_path / "s.npz")
+    for name in METHODS:
+        assert np.array_equal(back[name].importance, scores[name].importance)
+        assert back[name].params == scores[name].params
+
+
+def test_selection_from_baseline_without_purification(all_scores):
+    _, scores = all_scores
+    decision = decide(scores, SelectOptions(method="forgetting", fraction=0.25, purify=False))
+    assert decision.selection.counts()["pruned"] == round(0.25 * len(scores.paths))
+
+
+def test_nan_logits_stop_with_the_step_and_advice():
+    class Exploding(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.ones(1))
+            self.calls = 0
+
+        def forward(self, x):
+            self.calls += 1
+            logits = x.mean((1, 2, 3)).unsqueeze(1).repeat(1, 4) * self.w
+            return (logits * (float("nan") if self.calls == 3 else 1.0), logits, logits)
+
+    images = torch.zeros(32, 3, 8, 4, dtype=torch.uint8)
+    labels = np.arange(32) % 4
+    with pytest.raises(NonFiniteLoss, match="epoch 1, step 2.*lower the learning rate"):
+        fit(Exploding(), images, labels, cpu_quick_config(mode="classify", batch_size=8, epochs=1), progress=False)
+
+
+def test_labels_out_of_range_are_refused():
+    table, images = tiny_world()
+    bad = table.label.copy()
+    with pytest.raises(ReidPruneError, match="labels must lie in"):
+        table.with_labels(bad + table.num_classes)
