@@ -30,6 +30,7 @@ from reidprune.data.noise import inject_symmetric_noise
 from reidprune.pipeline.scoring import ScoreOptions, score_dataset
 from reidprune.scores.entropy import soft_labels
 from reidprune.select.purify import find_outliers
+from reidprune.train.augment import AugmentConfig
 from reidprune.train.config import paper_scoring_config
 
 HERE = Path(__file__).resolve().parent
@@ -63,7 +64,7 @@ def main(argv=None) -> None:
                         choices=["entropy", "aum", "confident"])
     parser.add_argument("--noise", type=float, default=0.20)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--backbone", default="resnet18")
+    parser.add_argument("--backbone", default="small")
     parser.add_argument("--size", default="64x32", help="HEIGHTxWIDTH (paper: 256x128; 64x32 keeps CPU runs short)")
     parser.add_argument("--epochs", type=int, default=12, help="T (paper: 12)")
     parser.add_argument("--folds", type=int, default=5)
@@ -78,8 +79,9 @@ def main(argv=None) -> None:
     noisy_labels, flipped = inject_symmetric_noise(train.label, args.noise, train.num_classes, args.seed)
     noisy_train = train.with_labels(noisy_labels)
     images, _ = load_images(noisy_train, size=(height, width), progress=not args.quiet)
+    pad = max(1, round(10 * height / 256))  # the paper's 10-pixel padding at 256x128, scaled to the input
     config = paper_scoring_config(backbone=args.backbone, height=height, width=width, epochs=args.epochs,
-                                  seed=args.seed, device=args.device)
+                                  seed=args.seed, device=args.device, augment=AugmentConfig(pad=pad))
     options = ScoreOptions(tuple(args.methods), config, folds=args.folds, seed=args.seed)
     scores = score_dataset(noisy_train, images, options, progress=not args.quiet)
 
@@ -113,7 +115,8 @@ def main(argv=None) -> None:
                     "noisy_labels": int(flipped.sum()), "seed": args.seed},
         "setting": {"backbone": args.backbone, "input": f"{height}x{width}", "pretrained": False,
                     "score_epochs": args.epochs, "optimizer": "Adam 3.5e-4, no warm-up, no weight decay",
-                    "batch": "64 = 16 identities x 4", "loss": "CE (label smoothing 0.1) + batch-hard triplet"},
+                    "batch": "64 = 16 identities x 4", "loss": "CE (label smoothing 0.1) + batch-hard triplet",
+                    "augmentation": f"flip 0.5, pad {pad} + crop, random erasing 0.5"},
         "results": results,
         "machine": machine(),
         "reidprune": __version__,

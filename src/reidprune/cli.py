@@ -339,11 +339,27 @@ def train(data, out, manifest, **train_opts):
         keep = rows.keep_mask
         labels = np.searchsorted(train_rows.classes, rows.corrected_id)
     eval_images = EvalImages.load(table, size, progress=not quiet)
-    metrics, model = retrain_and_evaluate(images, labels, keep, table, eval_images, config, progress=not quiet)
-    save_model(Path(out) / "model.pt", model, config)
-    write_json(Path(out) / "metrics.json", {**metrics, "config": asdict(config)})
+    out = Path(out)
+    run_key = _run_key(train_rows.fingerprint(), asdict(config), keep, labels)
+    metrics, model = retrain_and_evaluate(images, labels, keep, table, eval_images, config, progress=not quiet,
+                                          checkpoint=out / "checkpoint.ckpt", run_key=run_key)
+    save_model(out / "model.pt", model, config)
+    write_json(out / "metrics.json", {**metrics, "config": asdict(config), "dataset": str(table.root),
+                                      "fingerprint": train_rows.fingerprint(), "manifest": manifest,
+                                      "reidprune": __version__})
+    (out / "checkpoint.ckpt").unlink(missing_ok=True)
     _print_metrics(metrics)
     click.echo(f"model and metrics written to {out}")
+
+
+def _run_key(*parts) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    for part in parts:
+        digest.update(np.asarray(part).tobytes() if isinstance(part, np.ndarray) else
+                      json.dumps(part, sort_keys=True, default=str).encode())
+    return digest.hexdigest()[:16]
 
 
 def _print_metrics(metrics: dict) -> None:

@@ -1,7 +1,6 @@
 """The command line end to end on a tiny synthetic world, and its errors."""
 import json
 
-import numpy as np
 import pytest
 from click.testing import CliRunner
 

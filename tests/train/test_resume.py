@@ -1,5 +1,4 @@
 """Kill a CPU scoring run (SIGKILL, SIGTERM) at a random point; the resumed run must match exactly."""
-import os
 import random
 import signal
 import subprocess

@@ -127,7 +127,7 @@ def format_table(result: DemoResult) -> str:
         f"{'outlier precision':<34}{d['outlier_precision']:>12.3f}",
         f"{'outlier recall':<34}{d['outlier_recall']:>12.3f}",
         f"{'fraction pruned (incl. outliers)':<34}{(c['pruned'] + c['outlier']) / total:>12.3f}",
-        f"{"kept / relabelled / pruned / outlier":<38}"
+        f"{'kept / relabelled / pruned / outlier':<36}"
         f"{c['kept']:>5} / {c['relabelled']} / {c['pruned']} / {c['outlier']}",
         "",
         f"{'retrained on':<22}{'images':>8}{'rank-1':>9}{'mAP':>9}{'mINP':>9}{'seconds':>9}",

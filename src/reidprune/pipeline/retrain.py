@@ -70,12 +70,17 @@ def evaluate_model(model: torch.nn.Module, table: SampleTable, eval_images: Eval
 
 def retrain_and_evaluate(train_images: torch.Tensor, labels: np.ndarray, keep: np.ndarray | None,
                          table: SampleTable, eval_images: EvalImages, config: TrainConfig,
-                         progress: bool = True) -> tuple[dict, torch.nn.Module]:
-    """Train on the kept rows (all when ``keep`` is None) with ``labels``; (metrics, model)."""
+                         progress: bool = True, checkpoint: str | Path | None = None,
+                         run_key: str = "") -> tuple[dict, torch.nn.Module]:
+    """Train on the kept rows (all when ``keep`` is None) with ``labels``; (metrics, model).
+
+    With ``checkpoint``, training saves after every epoch and resumes from it (see ``fit``).
+    """
     index = np.arange(len(labels)) if keep is None else np.flatnonzero(keep)
     if len(index) == 0:
         raise ReidPruneError("nothing left to train on: the selection removed every sample")
-    model, result = train_model(train_images[index], labels[index], table.num_classes, config, progress=progress)
+    model, result = train_model(train_images[index], labels[index], table.num_classes, config,
+                                checkpoint=checkpoint, run_key=run_key, progress=progress)
     metrics = evaluate_model(model, table, eval_images, config)
     metrics.update({"train_images": int(len(index)), "seconds": round(result.seconds, 2),
                     "iterations": result.iterations})

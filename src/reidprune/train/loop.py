@@ -100,6 +100,7 @@ def fit(model: torch.nn.Module, images: torch.Tensor, labels: np.ndarray, config
     labels = np.asarray(labels, dtype=np.int64)
     if len(images) != len(labels):
         raise ReidPruneError(f"{len(images)} images but {len(labels)} labels")
+    _check_labels(model, labels)
     device = resolve_device(config.device)
     torch.manual_seed(config.seed)
     model.to(device)
@@ -158,6 +159,17 @@ def fit(model: torch.nn.Module, images: torch.Tensor, labels: np.ndarray, config
                 save_checkpoint(checkpoint, state.dump(epoch + 1, 0, run_key))
     result.seconds = time.perf_counter() - began
     return result
+
+
+def _check_labels(model: torch.nn.Module, labels: np.ndarray) -> None:
+    classifier = getattr(model, "classifier", None)
+    classes = getattr(classifier, "out_features", None)
+    if len(labels) == 0:
+        raise ReidPruneError("nothing to train on: the training set is empty")
+    if labels.min() < 0 or (classes is not None and labels.max() >= classes):
+        raise ReidPruneError(
+            f"training labels must lie in 0..{(classes or 0) - 1}, got {labels.min()}..{labels.max()}; "
+            "relabel identities to 0..C-1 (the dataset loaders do this)")
 
 
 def _forward(model, x, config: TrainConfig, device: torch.device):

@@ -31,7 +31,8 @@ class IdentitySampler:
         self.ids_per_batch = min(self.ids_per_batch, len(self.classes))
         self.labels, self.batch_size, self.instances, self.seed = labels, batch_size, instances, seed
         self.members = [np.flatnonzero(labels == c) for c in self.classes]
-        self.num_batches = max(1, len(labels) // batch_size)
+        # with fewer identities than P the batch shrinks; count batches of the size actually drawn
+        self.num_batches = max(1, len(labels) // (self.ids_per_batch * instances))
 
     def __len__(self) -> int:
         return self.num_batches
