@@ -98,7 +98,7 @@ def _train_config(layout: str, preset: str, mode, backbone, weights, size, epoch
     else:
         base = paper_scoring_config() if scoring else TrainConfig()
     if mode is None:
-        mode = "classify" if layout in ("cifar", "cifar100", "cub", "cub200") else "reid"
+        mode = "classify" if layout in ("cifar100", "cub200") else "reid"
     changes = {"mode": mode, "device": device, "amp": amp, "seed": seed, "weights": weights}
     for name, value in (("backbone", backbone), ("epochs", epochs), ("batch_size", batch_size),
                         ("instances", instances), ("lr", lr)):
@@ -111,12 +111,10 @@ def _train_config(layout: str, preset: str, mode, backbone, weights, size, epoch
     return base.replace(**changes), preset
 
 
-def _load(data: str, layout: str, size, skip_bad: bool, quiet: bool):
-    """Load a dataset and decode its training images at the input size."""
+def _load(table, size, skip_bad: bool, quiet: bool):
+    """Decode a table's training images at the input size."""
     from reidprune.data.images import load_images
-    from reidprune.data.layouts import load_dataset
 
-    table = load_dataset(data, layout)
     train = table.split_table("train")
     on_error = "skip" if skip_bad else "raise"
     images, ok = load_images(train, size=size, on_error=on_error, progress=not quiet)
@@ -183,13 +181,16 @@ def _score(data, out, methods, score_epochs, every, models, folds, ma_decay, pre
            size, epochs, batch_size, instances, lr, device, amp, seed, layout, skip_bad_images, quiet):
     from reidprune.pipeline.scoring import METHODS, ScoreOptions, score_dataset
 
-    config, preset = _train_config(layout, preset, mode, backbone, weights, size, epochs, batch_size, instances,
-                                   lr, device, amp, seed, scoring=True)
+    from reidprune.data.layouts import load_dataset
+
+    table = load_dataset(data, layout)
+    config, preset = _train_config(table.layout, preset, mode, backbone, weights, size, epochs, batch_size,
+                                   instances, lr, device, amp, seed, scoring=True)
     methods = METHODS if "all" in methods else tuple(dict.fromkeys(methods))
     options = ScoreOptions(methods=methods, train=config, score_epochs=score_epochs, every=every, models=models,
                            folds=folds, ma_decay=ma_decay, seed=seed)
     out = Path(out)
-    table, train, images = _load(data, layout, (config.height, config.width), skip_bad_images, quiet)
+    table, train, images = _load(table, (config.height, config.width), skip_bad_images, quiet)
     click.echo(f"scoring {len(train)} images of {train.num_classes} identities with {', '.join(methods)} "
                f"({preset} preset: {config.backbone} at {config.height}x{config.width}, {config.epochs} epochs, "
                f"{config.mode} mode)", err=True)
@@ -254,10 +255,19 @@ def prune(data, scores_path, out, method, layout, **sel):
     from reidprune.scores.store import ScoreSet
 
     table = load_dataset(data, layout)
-    train = table.split_table("train")
     scores = ScoreSet.load(scores_path)
+    train = _align_to_scores(table.split_table("train"), scores)
     scores.check_matches(train, scores_path)
     _prune(table, train, scores, out, method, **sel)
+
+
+def _align_to_scores(train, scores):
+    """The training rows the scores cover, in their order (rows skipped as unreadable at scoring)."""
+    paths = train.relative_paths()
+    if len(scores.paths) < len(paths) and set(scores.paths.tolist()) <= set(paths.tolist()):
+        position = {p: i for i, p in enumerate(paths.tolist())}
+        return train.select(np.array([position[p] for p in scores.paths.tolist()]))
+    return train
 
 
 def _prune(table, train, scores, out, method, fraction, count, purify, delta, delta_chance, min_per_id,
@@ -324,20 +334,23 @@ def train(data, out, manifest, **train_opts):
     from reidprune.export.manifest import check_manifest_matches, read_manifest
     from reidprune.pipeline.retrain import EvalImages, retrain_and_evaluate, save_model
 
-    config, _ = _train_config(train_opts["layout"], train_opts["preset"], train_opts["mode"],
+    from reidprune.data.layouts import load_dataset
+
+    table = load_dataset(data, train_opts["layout"])
+    config, _ = _train_config(table.layout, train_opts["preset"], train_opts["mode"],
                               train_opts["backbone"], train_opts["weights"], train_opts["size"],
                               train_opts["epochs"], train_opts["batch_size"], train_opts["instances"],
                               train_opts["lr"], train_opts["device"], train_opts["amp"], train_opts["seed"],
                               scoring=False)
     quiet = train_opts["quiet"]
     size = (config.height, config.width)
-    table, train_rows, images = _load(data, train_opts["layout"], size, train_opts["skip_bad_images"], quiet)
+    table, train_rows, images = _load(table, size, train_opts["skip_bad_images"], quiet)
     labels, keep = train_rows.label, None
     if manifest:
         rows = read_manifest(manifest)
         check_manifest_matches(rows, train_rows)
         keep = rows.keep_mask
-        labels = np.searchsorted(train_rows.classes, rows.corrected_id)
+        labels = _labels_from_manifest(rows, train_rows.classes, keep)
     eval_images = EvalImages.load(table, size, progress=not quiet)
     out = Path(out)
     run_key = _run_key(train_rows.fingerprint(), asdict(config), keep, labels)
@@ -350,6 +363,18 @@ def train(data, out, manifest, **train_opts):
     (out / "checkpoint.ckpt").unlink(missing_ok=True)
     _print_metrics(metrics)
     click.echo(f"model and metrics written to {out}")
+
+
+def _labels_from_manifest(rows, classes: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    """Training labels for a manifest's corrected ids; every kept id must be a training identity."""
+    known = np.isin(rows.corrected_id, classes)
+    bad = np.flatnonzero(keep & ~known)
+    if len(bad):
+        i = bad[0]
+        raise ReidPruneError(
+            f"{rows.source}, line {rows.line[i]}: corrected_id {rows.corrected_id[i]} is not an identity of the "
+            f"training set ({len(bad)} such kept rows); use an existing id or set the row's status to pruned")
+    return np.where(known, np.searchsorted(classes, rows.corrected_id), -1)
 
 
 def _run_key(*parts) -> str:
