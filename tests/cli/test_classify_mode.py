@@ -42,3 +42,14 @@ def test_score_and_train_on_cifar_in_classification_mode(tmp_path):
     metrics = json.loads((tmp_path / "t" / "metrics.json").read_text())
     assert set(metrics) >= {"top1", "train_images"} and metrics["train_images"] == 24
     assert 0.0 <= metrics["top1"] <= 1.0
+
+
+def test_el2n_rides_on_a_ce_only_main_run(tmp_path):
+    data = write_cifar(tmp_path / "cifar")
+    result = CliRunner().invoke(main, ["score", str(data), "--out", str(tmp_path / "s"), "-m", "entropy", "-m", "el2n",
+                                       "--preset", "cpu", "--size", "32x32", "--batch-size", "8", "--epochs", "3",
+                                       "--score-epochs", "2", "-q"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    scores = ScoreSet.load(tmp_path / "s" / "scores.npz")
+    assert scores["el2n"].cost["shared_run"] == "main" and scores["el2n"].cost["epochs"] == 2
+    assert np.all((scores["el2n"].importance >= 0) & (scores["el2n"].importance <= np.sqrt(2)))

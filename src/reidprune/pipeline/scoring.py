@@ -113,10 +113,10 @@ def score_dataset(train: SampleTable, images: torch.Tensor, options: ScoreOption
     if "random" in methods:
         scores.add(MethodScores("random", random_scores(len(train), options.seed), {"seed": options.seed},
                                 {"epochs": 0, "seconds": 0.0, "runs": 0}))
-    if methods & set(MAIN_RUN):
+    if methods & set(MAIN_RUN) or _ce_rides_on_main(options, methods):
         for result in _main_run(ctx, methods):
             scores.add(result)
-    if methods & set(CE_RUNS):
+    if methods & set(CE_RUNS) and not _ce_rides_on_main(options, methods):
         for result in _ce_runs(ctx, methods):
             scores.add(result)
     if "aum" in methods:
@@ -148,6 +148,12 @@ class _Context:
         return model, result
 
 
+def _ce_rides_on_main(options: ScoreOptions, methods: set[str]) -> bool:
+    """A CE-only main run (classification mode) also gives EL2N / GraNd for one seed."""
+    return options.train.mode == "classify" and options.models == 1 and bool(methods & set(CE_RUNS)) \
+        and options.T <= options.train.epochs
+
+
 def _main_run(ctx: _Context, methods: set[str]) -> list[MethodScores]:
     opts, n, device = ctx.options, len(ctx.train), ctx.device
     recorder = LogitRecorder(n, ctx.C, device, every=opts.every, stop=opts.T)
@@ -156,10 +162,19 @@ def _main_run(ctx: _Context, methods: set[str]) -> list[MethodScores]:
     ma = LossEMATracker(n, decay=opts.ma_decay, device=device)
     hooks = {"entropy": recorder, "forgetting": forgetting, "aum": aum, "ma_loss": ma}
     active = [h for name, h in hooks.items() if name in methods]
-    model, result = ctx.fit("main", opts.train, ctx.labels, ctx.C, hooks=active)
+    snapshot = _CESnapshot(ctx, opts.T, "grand" in methods) if _ce_rides_on_main(opts, methods) else None
+    model, result = ctx.fit("main", opts.train, ctx.labels, ctx.C, hooks=active,
+                            callbacks=[snapshot] if snapshot else [])
     E, T, secs = opts.train.epochs, opts.T, result.seconds
     shared = {"runs": 1, "shared_run": "main"}
     out = []
+    if snapshot is not None:
+        params = {"score_epochs": T, "models": 1, "loss": "cross-entropy"}
+        cost = {"epochs": T, "seconds": secs * T / E, **shared}
+        if "el2n" in methods:
+            out.append(MethodScores("el2n", snapshot.el2n, params, cost))
+        if "grand" in methods:
+            out.append(MethodScores("grand", snapshot.grand, {**params, "parameters": "all"}, dict(cost)))
     if "entropy" in methods:
         mean = recorder.mean_logits().numpy()
         soft = soft_labels(mean)

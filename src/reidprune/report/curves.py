@@ -27,6 +27,8 @@ NO_PRUNING = "no pruning"
 CURVE_SIZE_IN = (6.5, 4.5)
 #: Largest dpi accepted: enough for print, small enough that a typo cannot exhaust memory.
 MAX_DPI = 600
+#: Largest side of a figure in pixels (Agg refuses more than 2**16).
+MAX_PIXELS = 2 ** 15
 
 
 def pruning_curve(results: Mapping[str, Sequence[tuple[float, float, float]]],
@@ -185,7 +187,16 @@ def new_figure(size_in: tuple[float, float], dpi: int) -> Figure:
     Returns
     -------
     matplotlib.figure.Figure
+
+    Raises
+    ------
+    ReidPruneError
+        When a side would exceed :data:`MAX_PIXELS`.
     """
+    pixels = max(size_in) * dpi
+    if pixels > MAX_PIXELS:
+        raise ReidPruneError(f"the figure would be {pixels:.0f} pixels wide or tall, more than "
+                             f"{MAX_PIXELS}; show fewer images per row or lower the dpi")
     figure = Figure(figsize=size_in, dpi=dpi, facecolor="white")
     FigureCanvasAgg(figure)
     return figure
@@ -208,11 +219,10 @@ def save_png(figure: Figure, out_png: str | os.PathLike) -> Path:
     """
     out_png = Path(out_png)
     if out_png.is_dir():
-        raise ReidPruneError(f"{out_png} is a folder; give a file name such as {out_png / 'figure.png'}")
-    canvas = figure.canvas if isinstance(figure.canvas, FigureCanvasAgg) else FigureCanvasAgg(figure)
+        raise ReidPruneError(f"{out_png} is a folder; give a file name such as "
+                             f"{out_png / 'figure.png'}")
     with atomic_path(out_png) as tmp:
         # print_png renders at figure.dpi and skips savefig's bbox handling, so a user's
         # "savefig.bbox: tight" cannot change the pixel size.
-        with open(tmp, "wb") as handle:
-            canvas.print_png(handle)
+        FigureCanvasAgg(figure).print_png(tmp)
     return out_png
