@@ -30,6 +30,7 @@ def atomic_path(dest: str | os.PathLike, directory: bool = False) -> Iterator[Pa
         tmp = Path(name)
     try:
         yield tmp
+        os.chmod(tmp, (0o777 if directory else 0o666) & ~_umask())  # mkstemp/mkdtemp create 0600/0700
         if directory and dest.exists():
             old = dest.with_name(f".{dest.name}.old")
             shutil.rmtree(old, ignore_errors=True)
@@ -47,6 +48,12 @@ def atomic_path(dest: str | os.PathLike, directory: bool = False) -> Iterator[Pa
     except BaseException:
         _remove(tmp)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _remove(path: Path) -> None:

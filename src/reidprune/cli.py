@@ -414,6 +414,37 @@ def evaluate(data, model_path, layout, mode, device, quiet):
     _print_metrics(evaluate_model(model, table, eval_images, config))
 
 
+# ----------------------------------------------------------------------------- report
+
+@main.command()
+@click.argument("folder", type=click.Path(exists=True, file_okay=False))
+@click.option("--data", type=click.Path(exists=True, file_okay=False), required=True,
+              help="The dataset folder the manifest's paths are relative to.")
+@click.option("--delta", type=float, default=0.10, show_default=True, help="Outlier threshold to mark.")
+@click.option("--per-group", type=click.IntRange(1, 40), default=12, show_default=True,
+              help="Images per row of the gallery.")
+@click.option("--seed", type=int, default=0, show_default=True)
+def report(folder, data, delta, per_group, seed):
+    """Pictures of what was flagged: FOLDER is a `prune` output (with manifest.csv).
+
+    Writes flagged.png (outliers, relabelled, pruned, hardest kept), identities.png (images of a
+    few identities from easy to hard, as the paper's appendix E) and scores.png (entropy and
+    max-score histograms by status).
+    """
+    for path in write_report(Path(folder), Path(data), delta, per_group, seed):
+        click.echo(f"wrote {path}")
+
+
+def write_report(folder: Path, data: Path, delta: float = 0.10, per_group: int = 12, seed: int = 0) -> list[Path]:
+    from reidprune.export.manifest import read_manifest
+    from reidprune.report.gallery import entropy_histogram, flagged_gallery, identity_strips
+
+    manifest = read_manifest(folder / "manifest.csv")
+    return [flagged_gallery(manifest, data, folder / "flagged.png", per_group=per_group, seed=seed),
+            identity_strips(manifest, data, folder / "identities.png", seed=seed),
+            entropy_histogram(manifest, folder / "scores.png", delta=delta)]
+
+
 # ----------------------------------------------------------------------------- demo
 
 @main.command()

@@ -97,6 +97,19 @@ def test_errors_are_one_clear_line(world, tmp_path, args, message):
 
 
 def test_every_command_has_help():
-    for command in ("synth", "score", "prune", "run", "train", "evaluate", "demo"):
+    for command in ("synth", "score", "prune", "run", "train", "evaluate", "report", "demo"):
         result = invoke(command, "--help")
         assert result.exit_code == 0 and "Usage" in result.output
+
+
+def test_report_draws_what_was_flagged(world, scored, tmp_path):
+    out = tmp_path / "pruned"
+    assert invoke("prune", world, "--scores", scored / "scores.npz", "--out", out, "--fraction", 0.25).exit_code == 0
+    result = invoke("report", out, "--data", world, "--per-group", 4)
+    assert result.exit_code == 0, result.output
+    from PIL import Image
+
+    for name in ("flagged.png", "identities.png", "scores.png"):
+        with Image.open(out / name) as image:
+            assert image.size[0] > 100 and image.size[1] > 100
+    assert (out / "flagged.png").stat().st_mode & 0o044  # readable by others (umask applied)

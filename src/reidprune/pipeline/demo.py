@@ -19,6 +19,7 @@ from reidprune.data.synth import MISLABELED, SynthConfig, generate_world, read_g
 from reidprune.pipeline.retrain import EvalImages, retrain_and_evaluate
 from reidprune.pipeline.scoring import ScoreOptions, score_dataset
 from reidprune.pipeline.selecting import SelectOptions, decide, export_decision
+from reidprune.report.gallery import entropy_histogram, flagged_gallery, identity_strips
 from reidprune.train.config import cpu_quick_config
 
 
@@ -68,6 +69,10 @@ def run_demo(out: str | Path, options: DemoOptions = DemoOptions(), progress: bo
     decision = decide(scores, select_options)
     export_decision(out, train, scores, decision, select_options)
     detection = detection_quality(train, decision, read_ground_truth(world))
+    manifest = out / "manifest.csv"
+    flagged_gallery(manifest, world, out / "flagged.png")
+    identity_strips(manifest, world, out / "identities.png", seed=options.seed)
+    entropy_histogram(manifest, out / "scores.png", delta=options.delta)
 
     echo("[4/5] retraining on the full, the pruned and a random subset of the same size")
     eval_images = EvalImages.load(table, size, progress=progress)
@@ -137,7 +142,7 @@ def format_table(result: DemoResult) -> str:
                      f"{m['seconds']:>9.1f}")
     lines += ["", f"outputs in {result.out}/: world/ (dataset + ground_truth.csv), scores.npz, lists/ "
                   "(fpath_list.npy, Ranking_list.npy, Mislabeled_outlier_samples.pickle), manifest.csv, "
-                  "selection.json",
+                  "selection.json, flagged.png / identities.png / scores.png (pictures of what was flagged)",
               f"time: {result.seconds['total']:.0f} s (scoring {result.seconds['score']:.0f} s, "
               f"retraining {result.seconds['retrain']:.0f} s)"]
     lines += [f"warning: {w}" for w in result.warnings]
