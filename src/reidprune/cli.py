@@ -84,10 +84,12 @@ def training_options(func):
     return func
 
 
-def _train_config(layout: str, preset: str, mode, backbone, weights, size, epochs, batch_size, instances, lr,
-                  device, amp, seed, scoring: bool):
+def _train_config(layout: str, opts: dict, scoring: bool):
+    """A TrainConfig from the preset and the options given (``opts`` = training_options' values)."""
     from reidprune.train.config import TrainConfig, cpu_quick_config, paper_scoring_config
     from reidprune.train.loop import resolve_device
+
+    preset, mode, device, size = opts["preset"], opts["mode"], opts["device"], opts["size"]
 
     if preset == "auto":
         preset = "paper" if resolve_device(device).type == "cuda" else "cpu"
@@ -99,11 +101,10 @@ def _train_config(layout: str, preset: str, mode, backbone, weights, size, epoch
         base = paper_scoring_config() if scoring else TrainConfig()
     if mode is None:
         mode = "classify" if layout in ("cifar100", "cub200") else "reid"
-    changes = {"mode": mode, "device": device, "amp": amp, "seed": seed, "weights": weights}
-    for name, value in (("backbone", backbone), ("epochs", epochs), ("batch_size", batch_size),
-                        ("instances", instances), ("lr", lr)):
-        if value is not None:
-            changes[name] = value
+    changes = {"mode": mode, "device": device, "amp": opts["amp"], "seed": opts["seed"], "weights": opts["weights"]}
+    for name in ("backbone", "epochs", "batch_size", "instances", "lr"):
+        if opts[name] is not None:
+            changes[name] = opts[name]
     if size is not None:
         changes["height"], changes["width"] = size
     if mode == "classify":
@@ -177,20 +178,18 @@ def score(data, out, methods, score_epochs, every, models, folds, ma_decay, **tr
     _score(data, out, methods, score_epochs, every, models, folds, ma_decay, **train_opts)
 
 
-def _score(data, out, methods, score_epochs, every, models, folds, ma_decay, preset, mode, backbone, weights,
-           size, epochs, batch_size, instances, lr, device, amp, seed, layout, skip_bad_images, quiet):
+def _score(data, out, methods, score_epochs, every, models, folds, ma_decay, **train_opts):
+    from reidprune.data.layouts import load_dataset
     from reidprune.pipeline.scoring import METHODS, ScoreOptions, score_dataset
 
-    from reidprune.data.layouts import load_dataset
-
-    table = load_dataset(data, layout)
-    config, preset = _train_config(table.layout, preset, mode, backbone, weights, size, epochs, batch_size,
-                                   instances, lr, device, amp, seed, scoring=True)
+    table = load_dataset(data, train_opts["layout"])
+    config, preset = _train_config(table.layout, train_opts, scoring=True)
+    quiet, seed = train_opts["quiet"], train_opts["seed"]
     methods = METHODS if "all" in methods else tuple(dict.fromkeys(methods))
     options = ScoreOptions(methods=methods, train=config, score_epochs=score_epochs, every=every, models=models,
                            folds=folds, ma_decay=ma_decay, seed=seed)
     out = Path(out)
-    table, train, images = _load(table, (config.height, config.width), skip_bad_images, quiet)
+    table, train, images = _load(table, (config.height, config.width), train_opts["skip_bad_images"], quiet)
     click.echo(f"scoring {len(train)} images of {train.num_classes} identities with {', '.join(methods)} "
                f"({preset} preset: {config.backbone} at {config.height}x{config.width}, {config.epochs} epochs, "
                f"{config.mode} mode)", err=True)
@@ -331,17 +330,12 @@ def run(data, out, score_epochs, fraction, count, purify, delta, delta_chance, m
 def train(data, out, manifest, **train_opts):
     """Train a ReID (or classification) model on DATA and evaluate it."""
     from reidprune.atomic import write_json
+    from reidprune.data.layouts import load_dataset
     from reidprune.export.manifest import check_manifest_matches, read_manifest
     from reidprune.pipeline.retrain import EvalImages, retrain_and_evaluate, save_model
 
-    from reidprune.data.layouts import load_dataset
-
     table = load_dataset(data, train_opts["layout"])
-    config, _ = _train_config(table.layout, train_opts["preset"], train_opts["mode"],
-                              train_opts["backbone"], train_opts["weights"], train_opts["size"],
-                              train_opts["epochs"], train_opts["batch_size"], train_opts["instances"],
-                              train_opts["lr"], train_opts["device"], train_opts["amp"], train_opts["seed"],
-                              scoring=False)
+    config, _ = _train_config(table.layout, train_opts, scoring=False)
     quiet = train_opts["quiet"]
     size = (config.height, config.width)
     table, train_rows, images = _load(table, size, train_opts["skip_bad_images"], quiet)
