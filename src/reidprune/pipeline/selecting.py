@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
+from reidprune import __version__
 from reidprune.atomic import write_json
 from reidprune.data.table import SampleTable
 from reidprune.errors import ReidPruneError
@@ -106,7 +107,7 @@ def export_decision(out_dir: str | Path, train: SampleTable, scores: ScoreSet, d
         "method": options.method, "options": asdict(options), "counts": decision.selection.counts(),
         "fraction_removed": decision.selection.fraction_removed, "warnings": decision.warnings,
         "dataset": str(train.root), "fingerprint": scores.fingerprint,
-        "score_params": method.params, "score_cost": method.cost,
+        "score_params": method.params, "score_cost": method.cost, "reidprune": __version__,
     }
     files["summary"] = out_dir / "selection.json"
     write_json(files["summary"], summary)
