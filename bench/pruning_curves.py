@@ -7,6 +7,8 @@ twice: pruning only, and with purification (outliers removed, mislabeled relabel
 Fig. 8. Random pruning and no pruning are the baselines.
 
     python bench/pruning_curves.py --out bench/results/pruning_curves_synth.json
+
+writes the JSON and a PNG beside it (``--plot-only FILE.json`` redraws the PNG of a saved run).
 """
 from __future__ import annotations
 
@@ -45,7 +47,11 @@ def main(argv=None) -> None:
     parser.add_argument("--retrain-epochs", type=int, default=24)
     parser.add_argument("--delta", type=float, default=0.10)
     parser.add_argument("--quiet", action="store_true")
+    parser.add_argument("--plot-only", type=Path, default=None, help="redraw the PNG of a saved JSON and stop")
     args = parser.parse_args(argv)
+    if args.plot_only:
+        print(plot(json.loads(args.plot_only.read_text()), args.plot_only.with_suffix(".png")))
+        return
     began = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         data = args.data or generate_world(Path(tmp) / "world", SynthConfig(), progress=False)
@@ -53,7 +59,18 @@ def main(argv=None) -> None:
     report["seconds_total"] = round(time.perf_counter() - began, 1)
     report["command"] = "python bench/pruning_curves.py " + " ".join(argv if argv is not None else sys.argv[1:])
     write_json(args.out, report)
+    plot(report, args.out.with_suffix(".png"))
     print(json.dumps(report["summary"], indent=2))
+
+
+def plot(report: dict, png: Path) -> Path:
+    """The Fig. 4 / Fig. 8 style figure of a report's points."""
+    from reidprune.report.curves import pruning_curve
+
+    points = {name: [tuple(p) for p in pts] for name, pts in report["points"].items()}
+    setting = report["setting"]
+    title = f"{report['train_images']} images, {setting['backbone']} from scratch, {setting['seeds']} seed(s)"
+    return pruning_curve(points, png, title=title)
 
 
 def run(data: Path, args) -> dict:
@@ -63,7 +80,7 @@ def run(data: Path, args) -> dict:
     size = (config.height, config.width)
     images, _ = load_images(train, size=size, progress=not args.quiet)
     eval_images = EvalImages.load(table, size, progress=not args.quiet)
-    scores = score_dataset(train, images, ScoreOptions(PRUNERS, config), progress=not args.quiet)
+    scores = score_dataset(train, images, ScoreOptions(PRUNERS, config, aum_flags=False), progress=not args.quiet)
     retrain = config.replace(epochs=args.retrain_epochs)
 
     def evaluate(labels, keep, seed):

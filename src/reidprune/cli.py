@@ -169,16 +169,18 @@ def synth(out, train_ids, test_ids, images_per_id, cameras, mislabel_rate, outli
 @click.option("--folds", type=click.IntRange(2), default=5, show_default=True, help="K for confident learning.")
 @click.option("--ma-decay", type=click.FloatRange(0, 1, max_open=True), default=0.9, show_default=True,
               help="Decay of the moving-average loss.")
+@click.option("--aum-flags/--no-aum-flags", default=True, show_default=True,
+              help="With aum: two extra runs with threshold samples to flag mislabels (pruning needs none).")
 @training_options
-def score(data, out, methods, score_epochs, every, models, folds, ma_decay, **train_opts):
+def score(data, out, methods, score_epochs, every, models, folds, ma_decay, aum_flags, **train_opts):
     """Score every training image of DATA; writes OUT/scores.npz.
 
     Re-running the same command after an interruption resumes from OUT/checkpoints.
     """
-    _score(data, out, methods, score_epochs, every, models, folds, ma_decay, **train_opts)
+    _score(data, out, methods, score_epochs, every, models, folds, ma_decay, aum_flags=aum_flags, **train_opts)
 
 
-def _score(data, out, methods, score_epochs, every, models, folds, ma_decay, **train_opts):
+def _score(data, out, methods, score_epochs, every, models, folds, ma_decay, aum_flags=True, **train_opts):
     from reidprune.data.layouts import load_dataset
     from reidprune.pipeline.scoring import METHODS, ScoreOptions, score_dataset
 
@@ -187,7 +189,7 @@ def _score(data, out, methods, score_epochs, every, models, folds, ma_decay, **t
     quiet, seed = train_opts["quiet"], train_opts["seed"]
     methods = METHODS if "all" in methods else tuple(dict.fromkeys(methods))
     options = ScoreOptions(methods=methods, train=config, score_epochs=score_epochs, every=every, models=models,
-                           folds=folds, ma_decay=ma_decay, seed=seed)
+                           folds=folds, ma_decay=ma_decay, aum_flags=aum_flags, seed=seed)
     out = Path(out)
     table, train, images = _load(table, (config.height, config.width), train_opts["skip_bad_images"], quiet)
     click.echo(f"scoring {len(train)} images of {train.num_classes} identities with {', '.join(methods)} "

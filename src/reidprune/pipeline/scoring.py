@@ -63,6 +63,8 @@ class ScoreOptions:
     models: seeds averaged for EL2N and GraNd ("EL2N (20 models)" = 20).
     folds: K of the K-fold cross-validation behind confident learning.
     ma_decay: decay of the moving-average loss.
+    aum_flags: with ``aum``, also run the two threshold-sample runs that flag mislabels
+        (pruning by AUM needs only the margins of the main run).
     seed: seed of the random score and of the tie-breaking in forgetting.
     """
 
@@ -73,6 +75,7 @@ class ScoreOptions:
     models: int = 1
     folds: int = 5
     ma_decay: float = 0.9
+    aum_flags: bool = True
     seed: int = 0
 
     def __post_init__(self):
@@ -119,7 +122,7 @@ def score_dataset(train: SampleTable, images: torch.Tensor, options: ScoreOption
     if methods & set(CE_RUNS) and not _ce_rides_on_main(options, methods):
         for result in _ce_runs(ctx, methods):
             scores.add(result)
-    if "aum" in methods:
+    if "aum" in methods and options.aum_flags:
         _add_aum_flags(ctx, scores["aum"])
     if "confident" in methods:
         scores.add(_confident(ctx))
