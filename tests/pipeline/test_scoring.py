@@ -95,3 +95,11 @@ def test_labels_out_of_range_are_refused():
     bad = table.label.copy()
     with pytest.raises(ReidPruneError, match="labels must lie in"):
         table.with_labels(bad + table.num_classes)
+
+
+def test_aum_without_threshold_runs_costs_only_the_main_run():
+    table, images = tiny_world()
+    scores = score_dataset(table, images, ScoreOptions(("aum",), CONFIG, aum_flags=False), progress=False)
+    assert "mislabeled" not in scores["aum"].extras and "threshold_runs" not in scores["aum"].cost
+    # importance is -AUM: the mean margin of each sample's logits over its presentations
+    assert np.array_equal(scores["aum"].importance, -scores["aum"].extras["aum"])
