@@ -227,6 +227,8 @@ def selection_options(func):
         click.option("--delta-chance", type=click.FloatRange(0, min_open=True), default=None,
                      help="Outlier if max(soft label) <= K / C (K times chance); overrides --delta. "
                           "Useful for models trained from scratch, whose soft labels are flat."),
+        click.option("--max-outlier-fraction", type=click.FloatRange(0, 1), default=0.2, show_default=True,
+                     help="Stop with an error when more than this share is flagged as outliers."),
         click.option("--min-per-id", type=click.IntRange(0), default=0, show_default=True,
                      help="Keep at least this many images per identity."),
         click.option("--class-balance", type=click.FloatRange(0, 1), default=0.0, show_default=True,
@@ -271,8 +273,8 @@ def _align_to_scores(train, scores):
     return train
 
 
-def _prune(table, train, scores, out, method, fraction, count, purify, delta, delta_chance, min_per_id,
-           class_balance, materialize, link):
+def _prune(table, train, scores, out, method, fraction, count, purify, delta, delta_chance, max_outlier_fraction,
+           min_per_id, class_balance, materialize, link):
     from reidprune.pipeline.selecting import SelectOptions, decide, export_decision
 
     if fraction is None and count is None:
@@ -282,7 +284,7 @@ def _prune(table, train, scores, out, method, fraction, count, purify, delta, de
     options = SelectOptions(method=method, fraction=fraction, count=count, purify=purify,
                             delta=delta_chance if delta_chance is not None else delta,
                             delta_relative=delta_chance is not None, min_per_identity=min_per_id,
-                            class_balance=class_balance)
+                            class_balance=class_balance, max_outlier_fraction=max_outlier_fraction)
     decision = decide(scores, options)
     for message in decision.warnings:
         click.echo(f"warning: {message}", err=True)
@@ -312,12 +314,12 @@ def _prune(table, train, scores, out, method, fraction, count, purify, delta, de
 @click.option("--score-epochs", type=click.IntRange(1), default=None, help="T (paper: 12) [default: --epochs].")
 @selection_options
 @training_options
-def run(data, out, score_epochs, fraction, count, purify, delta, delta_chance, min_per_id, class_balance,
-        materialize, link, **train_opts):
+def run(data, out, score_epochs, fraction, count, purify, delta, delta_chance, max_outlier_fraction, min_per_id,
+        class_balance, materialize, link, **train_opts):
     """Score DATA with our method, then purify + prune + export, in one command."""
     table, train, _, scores = _score(data, out, ("entropy",), score_epochs, 1, 1, 5, 0.9, **train_opts)
-    _prune(table, train, scores, out, "entropy", fraction, count, purify, delta, delta_chance, min_per_id,
-           class_balance, materialize, link)
+    _prune(table, train, scores, out, "entropy", fraction, count, purify, delta, delta_chance,
+           max_outlier_fraction, min_per_id, class_balance, materialize, link)
 
 
 # ----------------------------------------------------------------------------- train / evaluate

@@ -113,3 +113,12 @@ def test_report_draws_what_was_flagged(world, scored, tmp_path):
         with Image.open(out / name) as image:
             assert image.size[0] > 100 and image.size[1] > 100
     assert (out / "flagged.png").stat().st_mode & 0o044  # readable by others (umask applied)
+
+
+def test_implausibly_many_outliers_stop_unless_accepted(world, scored, tmp_path):
+    args = ["prune", str(world), "--scores", str(scored / "scores.npz"), "--fraction", "0.25", "--delta", "0.999"]
+    result = CliRunner().invoke(main, [*args, "--out", str(tmp_path / "a")])
+    assert result.exit_code == 2 and "would be removed as outliers" in result.output
+    assert not (tmp_path / "a" / "manifest.csv").exists()
+    result = CliRunner().invoke(main, [*args, "--out", str(tmp_path / "b"), "--max-outlier-fraction", "1"])
+    assert result.exit_code == 0 and "outliers alone exceed" in result.output

@@ -33,6 +33,8 @@ class SelectOptions:
     delta_relative: read ``delta`` as a multiple of chance 1/C instead.
     min_per_identity: never prune an identity below this many images.
     class_balance: Sorscher et al.'s class-balancing ratio (paper: 0.5 for prototypes).
+    max_outlier_fraction: refuse to go on when more than this share of the set is flagged as
+        outliers (flat soft labels of an under-trained scoring model); 1.0 accepts anything.
     """
 
     method: str = "entropy"
@@ -43,6 +45,7 @@ class SelectOptions:
     delta_relative: bool = False
     min_per_identity: int = 0
     class_balance: float = 0.0
+    max_outlier_fraction: float = 0.2
     seed: int = 0
 
 
@@ -81,6 +84,7 @@ def decide(scores: ScoreSet, options: SelectOptions) -> Decision:
         raise ReidPruneError("purification needs our soft labels: score with --method entropy too, "
                              "or pass --no-purify")
     if options.purify:
+        _check_outlier_fraction(outliers, options)
         if message := outlier_fraction_warning(outliers):
             warnings.append(message)
     report = select_with_report(
@@ -89,6 +93,17 @@ def decide(scores: ScoreSet, options: SelectOptions) -> Decision:
         min_per_identity=options.min_per_identity, class_balance=options.class_balance, seed=options.seed)
     warnings += report.warnings()
     return Decision(report, entropy, max_score, predicted, mislabeled, outliers, warnings)
+
+
+def _check_outlier_fraction(outliers: np.ndarray, options: SelectOptions) -> None:
+    share = float(outliers.mean()) if len(outliers) else 0.0
+    if share > options.max_outlier_fraction:
+        how = f"max(soft label) <= {options.delta:g}" + (" x 1/C" if options.delta_relative else "")
+        raise ReidPruneError(
+            f"{share:.0%} of the training set would be removed as outliers ({how}), more than the allowed "
+            f"{options.max_outlier_fraction:.0%}: the scoring model's soft labels are flat (under-trained, e.g. "
+            "from scratch). Give a lower --delta or --delta-chance K (K x chance), score with more epochs or "
+            "--weights, or pass --max-outlier-fraction 1 to accept")
 
 
 def export_decision(out_dir: str | Path, train: SampleTable, scores: ScoreSet, decision: Decision,
