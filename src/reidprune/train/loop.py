@@ -102,6 +102,8 @@ def fit(model: torch.nn.Module, images: torch.Tensor, labels: np.ndarray, config
         raise ReidPruneError(f"{len(images)} images but {len(labels)} labels")
     _check_labels(model, labels)
     device = resolve_device(config.device)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True  # fixed input size: let cuDNN pick the fastest kernels
     torch.manual_seed(config.seed)
     model.to(device)
     sampler = make_sampler(labels, config)
