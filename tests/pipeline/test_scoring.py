@@ -103,3 +103,11 @@ def test_aum_without_threshold_runs_costs_only_the_main_run():
     assert "mislabeled" not in scores["aum"].extras and "threshold_runs" not in scores["aum"].cost
     # importance is -AUM: the mean margin of each sample's logits over its presentations
     assert np.array_equal(scores["aum"].importance, -scores["aum"].extras["aum"])
+
+
+def test_fit_refuses_labels_outside_the_classifier():
+    from reidprune.models.reid import build_model
+
+    images = torch.zeros(8, 3, 32, 16, dtype=torch.uint8)
+    with pytest.raises(ReidPruneError, match=r"labels must lie in 0..3, got 0..4"):
+        fit(build_model("small", 4), images, np.array([0, 1, 2, 3, 4, 0, 1, 2]), CONFIG, progress=False)
