@@ -209,8 +209,11 @@ def _score(data, out, methods, score_epochs, every, models, folds, ma_decay, aum
 def _print_costs(scores) -> None:
     click.echo(f"{'method':<12} {'epochs':>8} {'runs':>5} {'seconds':>9}")
     for name, m in scores.methods.items():
-        click.echo(f"{name:<12} {m.cost.get('epochs', 0):>8g} {m.cost.get('runs', 0):>5} "
-                   f"{m.cost.get('seconds', 0.0):>9.1f}")
+        rows = [(name, m.cost)] + ([("aum flags", m.cost["threshold_runs"])] if "threshold_runs" in m.cost else [])
+        for label, cost in rows:
+            click.echo(f"{label:<12} {cost.get('epochs', 0):>8g} {cost.get('runs', 0):>5} "
+                       f"{cost.get('seconds', 0.0):>9.1f}")
+    click.echo("(methods sharing a run show that run's cost; each run is paid once)")
 
 
 # ----------------------------------------------------------------------------- prune
