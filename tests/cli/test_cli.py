@@ -37,7 +37,7 @@ def test_score_writes_scores_with_costs(scored):
     scores = ScoreSet.load(scored / "scores.npz")
     assert set(scores.methods) == {"entropy", "random"}
     assert len(scores.paths) == 48 and scores["entropy"].cost["epochs"] == 3
-    assert scores["entropy"].params == {"score_epochs": 3, "every": 1}
+    assert scores["entropy"].params == {"score_epochs": 3, "every": 1, "unrecorded": 0}
     assert not (scored / "checkpoints").exists()  # removed once the scores are safe
 
 

@@ -111,3 +111,18 @@ def test_fit_refuses_labels_outside_the_classifier():
     images = torch.zeros(8, 3, 32, 16, dtype=torch.uint8)
     with pytest.raises(ReidPruneError, match=r"labels must lie in 0..3, got 0..4"):
         fit(build_model("small", 4), images, np.array([0, 1, 2, 3, 4, 0, 1, 2]), CONFIG, progress=False)
+
+
+def test_samples_outside_a_sparse_window_are_kept_and_never_flagged():
+    table, images = tiny_world(per_class=18)  # 5 groups of 4 per identity, 9 batches take 36 of 40
+    options = ScoreOptions(("entropy",), CONFIG, every=3)  # only epoch 3: one P x K epoch
+    scores = score_dataset(table, images, options, progress=False)
+    visits = scores["entropy"].extras["visits"]
+    unrecorded = visits == 0
+    assert unrecorded.any() and scores["entropy"].params["unrecorded"] == unrecorded.sum()
+    assert (scores["entropy"].importance[unrecorded] > scores["entropy"].importance[~unrecorded].max()).all()
+    decision = decide(scores, SelectOptions(fraction=0.25, max_outlier_fraction=1.0))
+    assert not (decision.mislabeled[unrecorded] | decision.outliers[unrecorded]).any()
+    assert np.isnan(decision.entropy[unrecorded]).all()
+    assert decision.selection.keep_mask[unrecorded].all()
+    assert any("never recorded" in w for w in decision.warnings)

@@ -60,21 +60,23 @@ class LogitRecorder:
     def end_epoch(self) -> None:
         self.window.advance()
 
-    def mean_logits(self) -> torch.Tensor:
+    def mean_logits(self, allow_missing: bool = False) -> torch.Tensor:
         """Mean logits per sample (N x C, fp32, on CPU).
 
-        Raises if some sample was never recorded (the sampler skipped it in every
-        recorded epoch): its soft label would be undefined.
+        A sample never recorded (the sampler skipped it in every recorded epoch) has no soft
+        label: that raises, or with ``allow_missing=True`` its row is NaN.
         """
         counts = self.counts.cpu()
         missing = torch.nonzero(counts == 0).flatten()
-        if len(missing):
+        if len(missing) and not allow_missing:
             raise ReidPruneError(
                 f"{len(missing)} of {self.num_samples} samples were never recorded (first: index "
                 f"{missing[0].item()}); train for more epochs or use a sampler that visits every sample")
         mean = self.sums.cpu() / counts.unsqueeze(1).to(torch.float32)
-        if not torch.isfinite(mean).all():
-            bad = torch.nonzero(~torch.isfinite(mean).all(1)).flatten()[0].item()
+        mean[counts == 0] = float("nan")
+        bad_rows = ~torch.isfinite(mean).all(1) & (counts > 0)
+        if bad_rows.any():
+            bad = torch.nonzero(bad_rows).flatten()[0].item()
             raise ReidPruneError(
                 f"non-finite logits were recorded (first at sample {bad}); lower the learning rate "
                 "or disable mixed precision")

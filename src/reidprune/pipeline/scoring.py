@@ -179,13 +179,8 @@ def _main_run(ctx: _Context, methods: set[str]) -> list[MethodScores]:
         if "grand" in methods:
             out.append(MethodScores("grand", snapshot.grand, {**params, "parameters": "all"}, dict(cost)))
     if "entropy" in methods:
-        mean = recorder.mean_logits().numpy()
-        soft = soft_labels(mean)
-        out.append(MethodScores(
-            "entropy", entropy_scores(soft), {"score_epochs": T, "every": opts.every},
-            {"epochs": T, "seconds": secs * T / E, **shared},
-            {"mean_logits": mean.astype(np.float32), "predicted": predicted_labels(soft),
-             "max_score": max_scores(soft), "visits": recorder.counts.cpu().numpy()}))
+        out.append(_entropy_result(recorder, T, opts.every, {"epochs": T, "seconds": secs * T / E, **shared},
+                                   ctx.labels))
     if "forgetting" in methods:
         forgets, ever_correct = forgetting.forgets.cpu().numpy(), forgetting.ever_correct.cpu().numpy()
         out.append(MethodScores(
@@ -207,6 +202,21 @@ def _main_run(ctx: _Context, methods: set[str]) -> list[MethodScores]:
             "prototypes", prototype_scores(embeddings, ctx.labels), {"epochs": E, "feature": "bnneck"},
             {"epochs": E, "seconds": secs + time.perf_counter() - began, **shared}))
     return out
+
+
+def _entropy_result(recorder: LogitRecorder, T: int, every: int, cost: dict, labels: np.ndarray) -> MethodScores:
+    """Our score. Samples the window never recorded (possible with ``every > 1``: one P x K epoch
+    skips a few) have no soft label: they are kept (highest importance) and never flagged."""
+    mean = recorder.mean_logits(allow_missing=True).numpy()
+    recorded = np.isfinite(mean).all(1)
+    soft = soft_labels(np.where(recorded[:, None], mean, 0.0))
+    importance = entropy_scores(soft)
+    if not recorded.all():
+        importance[~recorded] = importance[recorded].max() + 1.0
+    return MethodScores(
+        "entropy", importance, {"score_epochs": T, "every": every, "unrecorded": int((~recorded).sum())}, cost,
+        {"mean_logits": mean.astype(np.float32), "predicted": np.where(recorded, predicted_labels(soft), labels),
+         "max_score": np.where(recorded, max_scores(soft), np.nan), "visits": recorder.counts.cpu().numpy()})
 
 
 class _CESnapshot:

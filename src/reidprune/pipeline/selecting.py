@@ -76,10 +76,18 @@ def decide(scores: ScoreSet, options: SelectOptions) -> Decision:
     warnings: list[str] = []
     if "entropy" in scores.methods:
         ours = scores["entropy"]
-        soft = soft_labels(ours.extras["mean_logits"].astype(np.float64))
-        entropy, max_score = ours.importance, soft.max(1)
+        mean = ours.extras["mean_logits"].astype(np.float64)
+        recorded = np.isfinite(mean).all(1)  # unrecorded samples: no soft label, kept, never flagged
+        soft = soft_labels(np.where(recorded[:, None], mean, 0.0))
+        entropy = np.where(recorded, ours.importance, np.nan)
+        max_score = np.where(recorded, soft.max(1), np.nan)
         mislabeled, predicted = find_mislabeled(soft, scores.labels)
-        outliers = find_outliers(soft, options.delta, options.delta_relative)
+        mislabeled &= recorded
+        predicted = np.where(recorded, predicted, scores.labels)
+        outliers = find_outliers(soft, options.delta, options.delta_relative) & recorded
+        if not recorded.all():
+            warnings.append(f"{int((~recorded).sum())} samples were never recorded in the accumulation window "
+                            "(--every > 1); they are kept and not flagged")
     elif options.purify:
         raise ReidPruneError("purification needs our soft labels: score with --method entropy too, "
                              "or pass --no-purify")
