@@ -299,11 +299,12 @@ def _prune(table, train, scores, out, method, fraction, count, purify, delta, de
     if materialize:
         from reidprune.export.materialize import materialize as write_copy
 
-        result = write_copy(table, decision.selection, materialize, link=link,
-                            entropy=decision.entropy, max_score=decision.max_score)
-        click.echo(f"pruned dataset written to {materialize}")
-        files["materialized"] = Path(materialize)
-        del result
+        copy = write_copy(table, decision.selection, materialize, link=link,
+                          entropy=decision.entropy, max_score=decision.max_score)
+        click.echo(f"pruned dataset ({copy.layout} layout) written to {copy.path}: {copy.written} training images, "
+                   f"{copy.renamed} renamed with their corrected id, {copy.eval_files} query/gallery files"
+                   + (f", {copy.fallback_copies} copied instead of linked" if copy.fallback_copies else ""))
+        files["materialized"] = copy.path
     for name, path in files.items():
         click.echo(f"  {name}: {path}")
     return decision
