@@ -24,7 +24,7 @@ def tiny_world(num_classes=8, per_class=16, size=(32, 16), seed=0):
 
 if __name__ == "__main__":
     workdir, out = sys.argv[1], sys.argv[2]
-    epochs = int(sys.argv[3]) if len(sys.argv) > 3 else 6
+    epochs = int(sys.argv[3]) if len(sys.argv) > 3 else 8
     table, images = tiny_world()
     config = cpu_quick_config(epochs=epochs, batch_size=16, height=32, width=16)
     options = ScoreOptions(("entropy", "forgetting", "aum", "ma_loss"), config)

@@ -15,22 +15,26 @@ from reidprune.select.prune import ranking_most_difficult_first
 JOB = Path(__file__).with_name("resume_job.py")
 
 
-def _run(workdir, out, epochs=6):
+def _run(workdir, out, epochs=8):
     return subprocess.run([sys.executable, str(JOB), str(workdir), str(out), str(epochs)],
                           capture_output=True, text=True, timeout=300)
 
 
-def _start(workdir, out, epochs=6):
+def _start(workdir, out, epochs=8):
     return subprocess.Popen([sys.executable, str(JOB), str(workdir), str(out), str(epochs)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def _wait_for_checkpoint(proc, ckpt: Path, timeout=120):
-    began = time.time()
-    while not ckpt.exists():
+def _wait_for_checkpoint(proc, ckpt: Path, writes=1, timeout=120):
+    """Wait until the checkpoint has been written ``writes`` times (one per epoch)."""
+    began, seen, last = time.time(), 0, None
+    while seen < writes:
         assert proc.poll() is None, proc.communicate()
         assert time.time() - began < timeout, "no checkpoint appeared"
-        time.sleep(0.05)
+        stamp = ckpt.stat().st_mtime_ns if ckpt.exists() else None
+        if stamp is not None and stamp != last:
+            seen, last = seen + 1, stamp
+        time.sleep(0.005)
 
 
 @pytest.fixture(scope="module")
@@ -53,8 +57,10 @@ def _assert_identical(a: ScoreSet, b: ScoreSet):
 def test_sigkill_at_a_random_point_then_resume_is_identical(tmp_path, reference):
     work, out = tmp_path / "work", tmp_path / "scores.npz"
     proc = _start(work, out)
-    _wait_for_checkpoint(proc, work / "main.ckpt")
-    time.sleep(random.uniform(0.0, 1.5))
+    # a random point: after 1-3 epochs, somewhere inside the next one (a job epoch takes ~0.4 s)
+    _wait_for_checkpoint(proc, work / "main.ckpt", writes=random.randint(1, 3))
+    time.sleep(random.uniform(0.0, 0.3))
+    assert proc.poll() is None, "the job ended before it could be killed"
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert not out.exists()
@@ -69,8 +75,6 @@ def test_sigterm_saves_a_checkpoint_and_the_same_command_resumes(tmp_path, refer
     _wait_for_checkpoint(proc, work / "main.ckpt")
     proc.send_signal(signal.SIGTERM)
     stdout, _ = proc.communicate(timeout=120)
-    if proc.returncode == 0:  # finished before the signal landed: nothing to resume
-        pytest.skip("job finished before SIGTERM arrived")
     assert proc.returncode == 130 and "run the same command to resume" in stdout
     result = _run(work, out)
     assert result.returncode == 0, result.stderr
