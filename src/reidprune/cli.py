@@ -113,7 +113,7 @@ def _train_config(layout: str, opts: dict, scoring: bool):
 
 
 def _load(table, size, skip_bad: bool, quiet: bool):
-    """Decode a table's training images at the input size."""
+    """A table's training rows and their images decoded at the input size."""
     from reidprune.data.images import load_images
 
     train = table.split_table("train")
@@ -123,7 +123,7 @@ def _load(table, size, skip_bad: bool, quiet: bool):
         keep = np.flatnonzero(ok)
         train, images = train.select(keep), images[keep]
         click.echo(f"skipped {int((~ok).sum())} unreadable training images", err=True)
-    return table, train, images
+    return train, images
 
 
 # ----------------------------------------------------------------------------- synth
@@ -191,7 +191,7 @@ def _score(data, out, methods, score_epochs, every, models, folds, ma_decay, aum
     options = ScoreOptions(methods=methods, train=config, score_epochs=score_epochs, every=every, models=models,
                            folds=folds, ma_decay=ma_decay, aum_flags=aum_flags, seed=seed)
     out = Path(out)
-    table, train, images = _load(table, (config.height, config.width), train_opts["skip_bad_images"], quiet)
+    train, images = _load(table, (config.height, config.width), train_opts["skip_bad_images"], quiet)
     click.echo(f"scoring {len(train)} images of {train.num_classes} identities with {', '.join(methods)} "
                f"({preset} preset: {config.backbone} at {config.height}x{config.width}, {config.epochs} epochs, "
                f"{config.mode} mode)", err=True)
@@ -346,7 +346,7 @@ def train(data, out, manifest, **train_opts):
     config, _ = _train_config(table.layout, train_opts, scoring=False)
     quiet = train_opts["quiet"]
     size = (config.height, config.width)
-    table, train_rows, images = _load(table, size, train_opts["skip_bad_images"], quiet)
+    train_rows, images = _load(table, size, train_opts["skip_bad_images"], quiet)
     labels, keep = train_rows.label, None
     if manifest:
         rows = read_manifest(manifest)
@@ -355,12 +355,13 @@ def train(data, out, manifest, **train_opts):
         labels = _labels_from_manifest(rows, train_rows.classes, keep)
     eval_images = EvalImages.load(table, size, progress=not quiet)
     out = Path(out)
-    run_key = _run_key(train_rows.fingerprint(), asdict(config), keep, labels)
+    fingerprint = train_rows.fingerprint()
+    run_key = _run_key(fingerprint, asdict(config), keep, labels)
     metrics, model = retrain_and_evaluate(images, labels, keep, table, eval_images, config, progress=not quiet,
                                           checkpoint=out / "checkpoint.ckpt", run_key=run_key)
     save_model(out / "model.pt", model, config)
     write_json(out / "metrics.json", {**metrics, "config": asdict(config), "dataset": str(table.root),
-                                      "fingerprint": train_rows.fingerprint(), "manifest": manifest,
+                                      "fingerprint": fingerprint, "manifest": manifest,
                                       "reidprune": __version__})
     (out / "checkpoint.ckpt").unlink(missing_ok=True)
     _print_metrics(metrics)

@@ -111,7 +111,7 @@ def score_dataset(train: SampleTable, images: torch.Tensor, options: ScoreOption
     if (labels < 0).any():
         raise ReidPruneError("every training sample needs a label in 0..C-1")
     scores = ScoreSet.for_table(train, {"options": asdict(options), "num_classes": train.num_classes})
-    ctx = _Context(train, images, options, Path(workdir) if workdir else None, progress)
+    ctx = _Context(train, images, options, Path(workdir) if workdir else None, progress, scores.fingerprint)
     methods = set(options.methods)
     if "random" in methods:
         scores.add(MethodScores("random", random_scores(len(train), options.seed), {"seed": options.seed},
@@ -130,13 +130,13 @@ def score_dataset(train: SampleTable, images: torch.Tensor, options: ScoreOption
 
 
 class _Context:
-    def __init__(self, train, images, options, workdir, progress):
+    def __init__(self, train, images, options, workdir, progress, fingerprint: str):
         self.train, self.images, self.options, self.workdir, self.progress = \
             train, images, options, workdir, progress
         self.labels = train.label
         self.C = train.num_classes
         self.device = resolve_device(options.train.device)
-        self.fingerprint = train.fingerprint()
+        self.fingerprint = fingerprint
 
     def checkpoint(self, run: str) -> Path | None:
         return None if self.workdir is None else self.workdir / f"{run}.ckpt"
