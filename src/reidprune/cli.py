@@ -1,10 +1,13 @@
 """The ``reidprune`` command line: synth | score | prune | run | train | evaluate | demo."""
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import shutil
 import sys
 import time
+import warnings
 from dataclasses import asdict
 from pathlib import Path
 
@@ -16,16 +19,47 @@ from reidprune.errors import ReidPruneError
 
 
 class _Group(click.Group):
-    """Turn ReidPruneError into one clear line and exit status 2."""
+    """Turn ReidPruneError into one clear line and exit status 2; show warnings and progress notes
+    as ``warning:`` / plain lines. Imports nothing heavy, so an early error prints at once."""
 
     def invoke(self, ctx):
-        try:
-            return super().invoke(ctx)
-        except ReidPruneError as exc:
-            from reidprune.train.loop import TrainingInterrupted
+        from reidprune.errors import TrainingInterrupted
 
-            click.echo(f"error: {exc}", err=True)
-            sys.exit(130 if isinstance(exc, TrainingInterrupted) else 2)
+        with warnings.catch_warnings(), _echo_log():
+            warnings.showwarning = _show_warning
+            try:
+                return super().invoke(ctx)
+            except ReidPruneError as exc:
+                click.echo(f"error: {exc}", err=True)
+                sys.exit(130 if isinstance(exc, TrainingInterrupted) else 2)
+            except (PermissionError, NotADirectoryError, IsADirectoryError, FileExistsError) as exc:
+                # a safety net: the commands check their folders first, but the disk can change under them
+                click.echo(f"error: {exc.filename or 'a file'}: {exc.strerror or exc}; check that the path "
+                           "is a folder you can write to", err=True)
+                sys.exit(2)
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Python warnings as one ``warning: ...`` line, without the source line that raised them."""
+    click.echo(f"warning: {message}", err=True)
+
+
+@contextlib.contextmanager
+def _echo_log():
+    """Print the library's INFO log lines (e.g. "resuming from epoch 7, step 12") on stderr."""
+    class Echo(logging.Handler):
+        def emit(self, record):
+            click.echo(record.getMessage(), err=True)
+
+    logger, handler = logging.getLogger("reidprune"), Echo(logging.INFO)
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -53,6 +87,18 @@ def _size(value: str) -> tuple[int, int]:
     return h, w
 
 
+# What --help shows for options whose default depends on the preset and command
+# (tests/cli/test_bad_input.py checks these against train/config.py).
+DEFAULTS = {
+    "backbone": "small (cpu preset), resnet50 (paper)",
+    "size": "64x32 (cpu preset), 256x128 (paper)",
+    "epochs": "12 for score/run; train: 30 (cpu preset), 120 (paper)",
+    "batch_size": "64",
+    "instances": "4",
+    "lr": "3e-3 (cpu preset), 3.5e-4 (paper)",
+}
+
+
 def training_options(func):
     """Options shared by every command that trains."""
     opts = [
@@ -63,14 +109,20 @@ def training_options(func):
                      help="reid: CE + triplet with a P x K sampler; classify: CE only (CIFAR, CUB). "
                           "[default: classify for cifar/cub, else reid]"),
         click.option("--backbone", type=click.Choice(["small", "resnet18", "resnet34", "resnet50", "resnet101"]),
-                     default=None, help="Model backbone (from scratch unless --weights)."),
+                     default=None, show_default=DEFAULTS["backbone"],
+                     help="Model backbone (from scratch unless --weights)."),
         click.option("--weights", type=click.Path(dir_okay=False), default=None,
                      help="Local backbone weight file (torchvision/timm ResNet state dict)."),
-        click.option("--size", type=_size, default=None, help="Input size HEIGHTxWIDTH, e.g. 256x128."),
-        click.option("--epochs", type=click.IntRange(1), default=None, help="Training epochs."),
-        click.option("--batch-size", type=click.IntRange(2), default=None, show_default=True, help="Batch size (64)."),
-        click.option("--instances", type=click.IntRange(1), default=None, help="K images per identity in a batch (4)."),
-        click.option("--lr", type=float, default=None, help="Adam learning rate (3.5e-4)."),
+        click.option("--size", type=_size, default=None, metavar="HxW", show_default=DEFAULTS["size"],
+                     help="Input size HEIGHTxWIDTH, e.g. 256x128."),
+        click.option("--epochs", type=click.IntRange(1), default=None, show_default=DEFAULTS["epochs"],
+                     help="Training epochs."),
+        click.option("--batch-size", type=click.IntRange(2), default=None, show_default=DEFAULTS["batch_size"],
+                     help="Batch size."),
+        click.option("--instances", type=click.IntRange(1), default=None, show_default=DEFAULTS["instances"],
+                     help="K images per identity in a batch."),
+        click.option("--lr", type=click.FloatRange(0, min_open=True), default=None, show_default=DEFAULTS["lr"],
+                     help="Adam learning rate."),
         click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N."),
         click.option("--amp/--no-amp", default=False, show_default=True, help="bf16 mixed precision on CUDA."),
         click.option("--seed", type=int, default=0, show_default=True, help="Random seed."),
@@ -118,12 +170,11 @@ def _load(table, size, skip_bad: bool, quiet: bool):
 
     train = table.split_table("train")
     on_error = "skip" if skip_bad else "raise"
-    images, ok = load_images(train, size=size, on_error=on_error, progress=not quiet)
+    images, ok = load_images(train, size=size, on_error=on_error, progress=not quiet)  # warns with the count
     if not ok.all():
         keep = np.flatnonzero(ok)
         train, images = train.select(keep), images[keep]
-        click.echo(f"skipped {int((~ok).sum())} unreadable training images", err=True)
-    return train, images
+    return train, images, int((~ok).sum())
 
 
 # ----------------------------------------------------------------------------- synth
@@ -177,28 +228,39 @@ def score(data, out, methods, score_epochs, every, models, folds, ma_decay, aum_
 
     Re-running the same command after an interruption resumes from OUT/checkpoints.
     """
-    _score(data, out, methods, score_epochs, every, models, folds, ma_decay, aum_flags=aum_flags, **train_opts)
+    from reidprune.pipeline.checks import output_lock
+
+    with output_lock(out):
+        _score(data, out, methods, score_epochs, every, models, folds, ma_decay, aum_flags=aum_flags,
+               **train_opts)
 
 
-def _score(data, out, methods, score_epochs, every, models, folds, ma_decay, aum_flags=True, **train_opts):
-    from reidprune.data.layouts import load_dataset
+def _score(data, out, methods, score_epochs, every, models, folds, ma_decay, aum_flags=True, before_training=None,
+           **train_opts):
+    from reidprune.data.layouts import load_counted
+    from reidprune.pipeline.checks import check_input_size
     from reidprune.pipeline.scoring import METHODS, ScoreOptions, score_dataset
 
-    table = load_dataset(data, train_opts["layout"])
+    table, skipped = load_counted(data, train_opts["layout"])
     config, preset = _train_config(table.layout, train_opts, scoring=True)
+    check_input_size(config.backbone, config.height, config.width)
     quiet, seed = train_opts["quiet"], train_opts["seed"]
     methods = METHODS if "all" in methods else tuple(dict.fromkeys(methods))
     options = ScoreOptions(methods=methods, train=config, score_epochs=score_epochs, every=every, models=models,
                            folds=folds, ma_decay=ma_decay, aum_flags=aum_flags, seed=seed)
     out = Path(out)
-    train, images = _load(table, (config.height, config.width), train_opts["skip_bad_images"], quiet)
+    if before_training is not None:
+        before_training(table)
+    train, images, skipped["unreadable"] = _load(table, (config.height, config.width),
+                                                 train_opts["skip_bad_images"], quiet)
     click.echo(f"scoring {len(train)} images of {train.num_classes} identities with {', '.join(methods)} "
                f"({preset} preset: {config.backbone} at {config.height}x{config.width}, {config.epochs} epochs, "
                f"{config.mode} mode)", err=True)
     began = time.perf_counter()
     scores = score_dataset(train, images, options, workdir=out / "checkpoints", progress=not quiet)
     scores.info.update({"dataset": str(table.root), "layout": table.layout, "preset": preset,
-                        "seconds": time.perf_counter() - began})
+                        "seconds": time.perf_counter() - began,
+                        "skipped_files": {k: v for k, v in skipped.items() if v}})
     scores.save(out / "scores.npz")
     shutil.rmtree(out / "checkpoints", ignore_errors=True)
     _print_costs(scores)
@@ -257,14 +319,18 @@ def selection_options(func):
 @selection_options
 def prune(data, scores_path, out, method, layout, **sel):
     """Purify and prune DATA with scores from `reidprune score`; writes lists, manifest, summary."""
-    from reidprune.data.layouts import load_dataset
+    from reidprune.data.layouts import load_counted
+    from reidprune.pipeline.checks import check_materialize_target, output_lock
     from reidprune.scores.store import ScoreSet
 
-    table = load_dataset(data, layout)
+    table, skipped = load_counted(data, layout)
+    check_materialize_target(sel["materialize"], table.root, out)
     scores = ScoreSet.load(scores_path)
     train = _align_to_scores(table.split_table("train"), scores)
     scores.check_matches(train, scores_path)
-    _prune(table, train, scores, out, method, **sel)
+    skipped = {**scores.info.get("skipped_files", {}), **{k: v for k, v in skipped.items() if v}}
+    with output_lock(out):
+        _prune(table, train, scores, out, method, skipped=skipped, **sel)
 
 
 def _align_to_scores(train, scores):
@@ -277,13 +343,13 @@ def _align_to_scores(train, scores):
 
 
 def _prune(table, train, scores, out, method, fraction, count, purify, delta, delta_chance, max_outlier_fraction,
-           min_per_id, class_balance, materialize, link):
+           min_per_id, class_balance, materialize, link, skipped=None):
+    from reidprune.pipeline.checks import check_materialize_target, check_removal
     from reidprune.pipeline.selecting import SelectOptions, decide, export_decision
 
-    if fraction is None and count is None:
-        fraction = 0.3
-    if fraction is not None and count is not None:
-        raise ReidPruneError("give either --fraction or --count, not both")
+    fraction = _check_amount(fraction, count)
+    check_removal(len(train), fraction, count)
+    check_materialize_target(materialize, table.root, out)
     options = SelectOptions(method=method, fraction=fraction, count=count, purify=purify,
                             delta=delta_chance if delta_chance is not None else delta,
                             delta_relative=delta_chance is not None, min_per_identity=min_per_id,
@@ -291,7 +357,7 @@ def _prune(table, train, scores, out, method, fraction, count, purify, delta, de
     decision = decide(scores, options)
     for message in decision.warnings:
         click.echo(f"warning: {message}", err=True)
-    files = export_decision(out, train, scores, decision, options)
+    files = export_decision(out, train, scores, decision, options, notes={"skipped_files": skipped or {}})
     counts = decision.selection.counts()
     click.echo(f"{len(train)} training images: kept {counts['kept']}, relabelled {counts['relabelled']}, "
                f"pruned {counts['pruned']}, outliers {counts['outlier']} "
@@ -310,6 +376,13 @@ def _prune(table, train, scores, out, method, fraction, count, purify, delta, de
     return decision
 
 
+def _check_amount(fraction, count):
+    """The removal fraction to use (0.3 when neither --fraction nor --count is given)."""
+    if fraction is not None and count is not None:
+        raise ReidPruneError("give either --fraction or --count, not both")
+    return 0.3 if fraction is None and count is None else fraction
+
+
 # ----------------------------------------------------------------------------- run
 
 @main.command()
@@ -321,9 +394,24 @@ def _prune(table, train, scores, out, method, fraction, count, purify, delta, de
 def run(data, out, score_epochs, fraction, count, purify, delta, delta_chance, max_outlier_fraction, min_per_id,
         class_balance, materialize, link, **train_opts):
     """Score DATA with our method, then purify + prune + export, in one command."""
-    table, train, _, scores = _score(data, out, ("entropy",), score_epochs, 1, 1, 5, 0.9, **train_opts)
-    _prune(table, train, scores, out, "entropy", fraction, count, purify, delta, delta_chance,
-           max_outlier_fraction, min_per_id, class_balance, materialize, link)
+    from reidprune.pipeline.checks import check_materialize_target, check_removal, output_lock
+
+    def before_training(table):  # every check that needs no scores, so a mistake costs no training
+        check_removal(len(table.split_table("train")), _check_amount(fraction, count), count)
+        check_materialize_target(materialize, table.root, out)
+
+    with output_lock(out):
+        table, train, _, scores = _score(data, out, ("entropy",), score_epochs, 1, 1, 5, 0.9,
+                                         before_training=before_training, **train_opts)
+        try:
+            _prune(table, train, scores, out, "entropy", fraction, count, purify, delta, delta_chance,
+                   max_outlier_fraction, min_per_id, class_balance, materialize, link,
+                   skipped=scores.info.get("skipped_files"))
+        except ReidPruneError as exc:
+            saved = Path(out) / "scores.npz"
+            raise ReidPruneError(
+                f"{exc}. The scores were saved to {saved}: fix the selection options and reuse them with "
+                f"`reidprune prune {data} --scores {saved} --out {out} ...` (no new training)") from None
 
 
 # ----------------------------------------------------------------------------- train / evaluate
@@ -337,16 +425,24 @@ def run(data, out, score_epochs, fraction, count, purify, delta, delta_chance, m
 @training_options
 def train(data, out, manifest, **train_opts):
     """Train a ReID (or classification) model on DATA and evaluate it."""
-    from reidprune.atomic import write_json
     from reidprune.data.layouts import load_dataset
-    from reidprune.export.manifest import check_manifest_matches, read_manifest
-    from reidprune.pipeline.retrain import EvalImages, retrain_and_evaluate, save_model
+    from reidprune.pipeline.checks import check_input_size, output_lock
 
     table = load_dataset(data, train_opts["layout"])
     config, _ = _train_config(table.layout, train_opts, scoring=False)
+    check_input_size(config.backbone, config.height, config.width)
+    with output_lock(out):
+        _train(table, config, out, manifest, train_opts)
+
+
+def _train(table, config, out, manifest, train_opts):
+    from reidprune.atomic import write_json
+    from reidprune.export.manifest import check_manifest_matches, read_manifest
+    from reidprune.pipeline.retrain import EvalImages, retrain_and_evaluate, save_model
+
     quiet = train_opts["quiet"]
     size = (config.height, config.width)
-    train_rows, images = _load(table, size, train_opts["skip_bad_images"], quiet)
+    train_rows, images, _ = _load(table, size, train_opts["skip_bad_images"], quiet)
     labels, keep = train_rows.label, None
     if manifest:
         rows = read_manifest(manifest)
@@ -434,6 +530,9 @@ def report(folder, data, delta, per_group, seed):
     few identities from easy to hard, as the paper's appendix E) and scores.png (entropy and
     max-score histograms by status).
     """
+    from reidprune.pipeline.checks import prepare_output_folder
+
+    prepare_output_folder(folder, "FOLDER")
     for path in write_report(Path(folder), Path(data), delta, per_group, seed):
         click.echo(f"wrote {path}")
 

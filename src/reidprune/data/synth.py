@@ -759,9 +759,23 @@ def render_shot(scene: Scene, shot: Shot) -> np.ndarray:
 def _check_destination(out_dir: Path, overwrite: bool) -> None:
     if out_dir.exists() and not out_dir.is_dir():
         raise ReidPruneError(f"{out_dir} exists and is not a folder; choose another output folder")
-    if out_dir.is_dir() and any(out_dir.iterdir()) and not overwrite:
+    if not (out_dir.is_dir() and any(out_dir.iterdir())):
+        return
+    if not overwrite:
         raise ReidPruneError(
-            f"{out_dir} exists and is not empty; choose another folder or pass overwrite=True")
+            f"{out_dir} exists and is not empty; choose another folder, or replace an earlier synthetic "
+            "world with `reidprune synth --overwrite`")
+    if not is_synthetic_world(out_dir):
+        raise ReidPruneError(
+            f"{out_dir} is not a synthetic world (no {GROUND_TRUTH_FILE} and {CONFIG_FILE}); --overwrite "
+            "replaces only a world written by `reidprune synth`: choose another folder or empty it yourself")
+
+
+def is_synthetic_world(folder: str | os.PathLike) -> bool:
+    """True when ``folder`` holds what :func:`generate_world` writes (so it may be replaced)."""
+    folder = Path(folder)
+    return (folder / GROUND_TRUTH_FILE).is_file() and (folder / CONFIG_FILE).is_file() and \
+        all((folder / name).is_dir() for name in _SPLIT_DIRS.values())
 
 
 def _ground_truth_rows(plan: list[Shot]) -> list[dict]:

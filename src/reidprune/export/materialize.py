@@ -336,8 +336,8 @@ def _prepare_out_dir(out_dir: str | os.PathLike, root: Path, overwrite: bool) ->
     if out.exists() and not out.is_dir():
         raise ReidPruneError(f"output {out} exists and is not a folder; choose another path")
     if out.is_dir() and any(out.iterdir()) and not overwrite:
-        raise ReidPruneError(f"output folder {out} is not empty; choose a new folder or allow "
-                             "overwriting it")
+        raise ReidPruneError(f"output folder {out} is not empty; give --materialize a new or empty "
+                             "folder")
     return out
 
 

@@ -63,7 +63,10 @@ def load_backbone_weights(model: ReIDNet, path: str | os.PathLike) -> None:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any unreadable file is the user's to fix
-        raise ReidPruneError(f"cannot read weight file {path}: {exc}") from exc
+        # never relay torch's advice to retry with weights_only=False: that would execute the file
+        raise ReidPruneError(f"--weights {path} is not a weight file reidprune can read safely "
+                             f"({type(exc).__name__}); pass a PyTorch state dict (.pt/.pth) of a torchvision "
+                             "ResNet or a reidprune model.pt") from None
     if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
         state = state["state_dict"]
     if not isinstance(state, dict):
@@ -73,15 +76,26 @@ def load_backbone_weights(model: ReIDNet, path: str | os.PathLike) -> None:
     target = model.backbone.body if isinstance(model.backbone.body, nn.Sequential) else model.backbone
     mapped = _map_resnet_keys(state) if model.backbone_name.startswith("resnet") else state
     if not set(mapped) & set(target.state_dict()):
-        raise ReidPruneError(
-            f"no parameter of {path} matches backbone {model.backbone_name!r}; is it the right architecture?")
+        raise wrong_architecture(path, model.backbone_name, state)
     try:
         missing, _ = target.load_state_dict(mapped, strict=False)
-    except RuntimeError as exc:  # shape mismatch
-        raise ReidPruneError(f"weight file {path} does not fit backbone {model.backbone_name!r}: {exc}") from exc
+    except RuntimeError:  # shape mismatch: torch lists every tensor; one line is enough
+        raise wrong_architecture(path, model.backbone_name, state) from None
     if missing:
         raise ReidPruneError(
             f"weight file {path} lacks {len(missing)} backbone parameters (first: {missing[0]})")
+
+
+def wrong_architecture(path, backbone: str, state: dict) -> ReidPruneError:
+    """One line saying which architecture the weight file looks like it is for."""
+    from reidprune.models.identify import guess_architecture
+
+    guess = guess_architecture(state)
+    if guess is None or guess == backbone:
+        return ReidPruneError(f"--weights {path} does not fit backbone {backbone} (unknown architecture); pass "
+                              "weights of the chosen --backbone")
+    return ReidPruneError(f"--weights {path} looks like weights for {guess}, not backbone {backbone}; pass "
+                          f"--backbone {guess} or weights for {backbone}")
 
 
 _RESNET_ORDER = ["conv1", "bn1", "relu", "maxpool", "layer1", "layer2", "layer3", "layer4"]

@@ -86,6 +86,10 @@ class ScoreOptions:
                 and any(m in MAIN_RUN for m in self.methods):
             raise ReidPruneError(
                 f"score_epochs={self.score_epochs} must lie in 1..{self.train.epochs} (the main run's epochs)")
+        if "entropy" in self.methods and self.every > self.T:
+            raise ReidPruneError(
+                f"--every {self.every} records no epoch of the {self.T}-epoch accumulation window "
+                f"(--score-epochs, default --epochs); use --every {self.T} or less, or more epochs")
         if self.models < 1 or self.folds < 2:
             raise ReidPruneError(f"need models >= 1 and folds >= 2, got {self.models} and {self.folds}")
 
@@ -147,7 +151,8 @@ class _Context:
         images = self.images if index is None else self.images[index]
         result = fit(model, images, labels, config, hooks=hooks, callbacks=callbacks,
                      checkpoint=self.checkpoint(run), run_key=self.options.key(self.fingerprint, run),
-                     progress=self.progress)
+                     progress=self.progress,
+                     settings={"training images": self.fingerprint, "run": run, **asdict(self.options)})
         return model, result
 
 

@@ -15,6 +15,7 @@ from reidprune.export.seed_lists import write_seed_lists
 from reidprune.scores.entropy import soft_labels
 from reidprune.scores.store import ScoreSet
 from reidprune.select.prune import SelectionReport, select_with_report
+from reidprune.pipeline.checks import relabel_fraction_warning
 from reidprune.select.purify import find_mislabeled, find_outliers, outlier_fraction_warning
 from reidprune.select.selection import Selection
 
@@ -86,8 +87,7 @@ def decide(scores: ScoreSet, options: SelectOptions) -> Decision:
         predicted = np.where(recorded, predicted, scores.labels)
         outliers = find_outliers(soft, options.delta, options.delta_relative) & recorded
         if not recorded.all():
-            warnings.append(f"{int((~recorded).sum())} samples were never recorded in the accumulation window "
-                            "(--every > 1); they are kept and not flagged")
+            warnings.append(unrecorded_message(int((~recorded).sum()), ours.params))
     elif options.purify:
         raise ReidPruneError("purification needs our soft labels: score with --method entropy too, "
                              "or pass --no-purify")
@@ -100,7 +100,20 @@ def decide(scores: ScoreSet, options: SelectOptions) -> Decision:
         outliers=outliers if options.purify else None, predicted=predicted if options.purify else None,
         min_per_identity=options.min_per_identity, class_balance=options.class_balance, seed=options.seed)
     warnings += report.warnings()
+    if options.purify and (message := relabel_fraction_warning(report.relabelled, n)):
+        warnings.append(message)
     return Decision(report, entropy, max_score, predicted, mislabeled, outliers, warnings)
+
+
+def unrecorded_message(missing: int, params: dict) -> str:
+    """Why ``missing`` samples have no soft label, from the entropy method's parameters."""
+    every, window = int(params.get("every", 1)), params.get("score_epochs", "T")
+    why = (f"the P x K identity sampler never drew them in the {window}-epoch accumulation window "
+           "(an epoch draws K images per identity per batch and covers about one pass, not every image)")
+    if every > 1:
+        why += f", and --every {every} recorded only every {every}-th epoch"
+    return (f"{missing} samples were never recorded: {why}; they are kept and not flagged. Score with more "
+            "epochs (--score-epochs / --epochs)" + (" or a smaller --every" if every > 1 else "") + " to cover them")
 
 
 def _check_outlier_fraction(outliers: np.ndarray, options: SelectOptions) -> None:
@@ -115,8 +128,11 @@ def _check_outlier_fraction(outliers: np.ndarray, options: SelectOptions) -> Non
 
 
 def export_decision(out_dir: str | Path, train: SampleTable, scores: ScoreSet, decision: Decision,
-                    options: SelectOptions) -> dict[str, Path]:
-    """Write the paper's three lists, the CSV manifest and a JSON summary into ``out_dir``."""
+                    options: SelectOptions, notes: dict | None = None) -> dict[str, Path]:
+    """Write the paper's three lists, the CSV manifest and a JSON summary into ``out_dir``.
+
+    ``notes``: extra entries for the summary (e.g. ``skipped_files``: files left out, by reason).
+    """
     out_dir = Path(out_dir)
     method = scores[options.method]
     predicted_ids = np.where(decision.predicted >= 0, train.classes[np.maximum(decision.predicted, 0)], -1)
@@ -131,6 +147,7 @@ def export_decision(out_dir: str | Path, train: SampleTable, scores: ScoreSet, d
         "fraction_removed": decision.selection.fraction_removed, "warnings": decision.warnings,
         "dataset": str(train.root), "fingerprint": scores.fingerprint,
         "score_params": method.params, "score_cost": method.cost, "reidprune": __version__,
+        **(notes or {}),
     }
     files["summary"] = out_dir / "selection.json"
     write_json(files["summary"], summary)

@@ -103,16 +103,37 @@ class ScoreSet:
             with np.load(path, allow_pickle=False) as data:
                 arrays = {k: data[k] for k in data.files}
             meta = json.loads(str(arrays.pop("meta")))
-        except (OSError, ValueError, KeyError) as exc:
-            raise ReidPruneError(f"{path} is not a reidprune score file ({exc})") from exc
-        if meta.get("format") != FORMAT:
-            raise ReidPruneError(f"{path} has format {meta.get('format')!r}, expected {FORMAT}")
-        out = cls(meta["fingerprint"], arrays["paths"], arrays["pids"], arrays["sizes"], arrays["labels"],
-                  arrays["classes"], {}, meta.get("info", {}))
-        for name, m in meta["methods"].items():
-            extras = {key: arrays[f"{name}/{key}"] for key in m["extras"]}
-            out.methods[name] = MethodScores(name, arrays[f"{name}/importance"], m["params"], m["cost"], extras)
+        except Exception as exc:  # noqa: BLE001 - truncated zip, bad zlib stream, bad JSON: all the user's file
+            raise ReidPruneError(f"{path} is not a readable reidprune score file ({type(exc).__name__}: "
+                                 f"{exc}); it may be truncated: run `reidprune score` again") from None
+        if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+            found = meta.get("format") if isinstance(meta, dict) else None
+            raise ReidPruneError(f"{path} has format {found!r}, expected {FORMAT}")
+        try:
+            out = cls(meta["fingerprint"], arrays["paths"], arrays["pids"], arrays["sizes"], arrays["labels"],
+                      arrays["classes"], {}, meta.get("info", {}))
+            for name, m in meta["methods"].items():
+                extras = {key: arrays[f"{name}/{key}"] for key in m["extras"]}
+                out.methods[name] = MethodScores(name, arrays[f"{name}/importance"], m["params"], m["cost"],
+                                                 extras)
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise ReidPruneError(f"{path} lacks {exc} or has it in the wrong form; the file is damaged: run "
+                                 "`reidprune score` again") from None
+        out._check_shapes(path)
         return out
+
+    def _check_shapes(self, path: Path) -> None:
+        """Every per-sample array must have one row per scored image (an edited file may not)."""
+        n = len(self.paths)
+        per_sample = {"pids": self.pids, "sizes": self.sizes, "labels": self.labels}
+        for name, m in self.methods.items():
+            per_sample[f"{name}/importance"] = m.importance
+            per_sample.update({f"{name}/{key}": value for key, value in m.extras.items()})
+        for key, value in per_sample.items():
+            if np.ndim(value) == 0 or len(value) != n:
+                raise ReidPruneError(
+                    f"{path}: array {key} has {len(value) if np.ndim(value) else 0} rows, expected {n} (one per "
+                    "scored image); the file is damaged or edited: run `reidprune score` again")
 
 
 def _plain(value):

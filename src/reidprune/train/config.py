@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 
 from reidprune.errors import ReidPruneError
@@ -49,8 +50,8 @@ class TrainConfig:
         for name in ("epochs", "batch_size", "instances", "height", "width"):
             if getattr(self, name) < 1:
                 raise ReidPruneError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.lr <= 0:
-            raise ReidPruneError(f"learning rate must be > 0, got {self.lr}")
+        if not math.isfinite(self.lr) or self.lr <= 0:
+            raise ReidPruneError(f"learning rate (--lr) must be a positive finite number, got {self.lr}")
 
     def replace(self, **changes) -> "TrainConfig":
         return dataclasses.replace(self, **changes)

@@ -7,6 +7,7 @@ need the model itself, e.g. EL2N's evaluation pass), then a checkpoint.
 from __future__ import annotations
 
 import contextlib
+import logging
 import signal
 import time
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ import torch
 from tqdm.auto import tqdm
 
 from reidprune.dynamics.base import TrainingHook
-from reidprune.errors import ReidPruneError
+from reidprune.errors import ReidPruneError, TrainingInterrupted  # noqa: F401 - re-exported
 from reidprune.models.losses import batch_hard_triplet, cross_entropy
 from reidprune.train.augment import augment, normalize, step_generator
 from reidprune.train.checkpoint import load_checkpoint, save_checkpoint
@@ -26,12 +27,11 @@ from reidprune.train.config import TrainConfig
 from reidprune.train.sampler import IdentitySampler, ShuffleSampler
 
 
+log = logging.getLogger("reidprune")
+
+
 class EpochCallback(Protocol):
     def on_epoch_end(self, epoch: int, model: torch.nn.Module) -> None: ...
-
-
-class TrainingInterrupted(ReidPruneError):
-    """SIGTERM / Ctrl-C arrived; a checkpoint was saved and the same command resumes."""
 
 
 class NonFiniteLoss(ReidPruneError):
@@ -83,7 +83,7 @@ def make_optimizer(model: torch.nn.Module, config: TrainConfig, iters_per_epoch:
 def fit(model: torch.nn.Module, images: torch.Tensor, labels: np.ndarray, config: TrainConfig,
         hooks: Sequence[TrainingHook] = (), callbacks: Sequence[EpochCallback] = (),
         checkpoint: str | Path | None = None, run_key: str = "", progress: bool = True,
-        checkpoint_every: int = 0) -> FitResult:
+        checkpoint_every: int = 0, settings: dict | None = None) -> FitResult:
     """Train ``model`` on uint8 ``images`` (N x 3 x H x W) with integer ``labels`` (N,).
 
     Parameters
@@ -96,6 +96,9 @@ def fit(model: torch.nn.Module, images: torch.Tensor, labels: np.ndarray, config
         File for an atomic checkpoint after every epoch, every ``checkpoint_every`` steps (0 =
         only at epoch ends) and on SIGTERM / Ctrl-C. If it exists, training resumes from it,
         provided it was written by a run with the same ``run_key``.
+    settings:
+        What ``run_key`` was made from (default: ``config`` as a dict), stored in the checkpoint
+        so a refused checkpoint can name the setting that differs.
     """
     labels = np.asarray(labels, dtype=np.int64)
     if len(images) != len(labels):
@@ -109,16 +112,19 @@ def fit(model: torch.nn.Module, images: torch.Tensor, labels: np.ndarray, config
     sampler = make_sampler(labels, config)
     optimizer, scheduler = make_optimizer(model, config, len(sampler))
     label_t = torch.as_tensor(labels, device=device)
-    state = _TrainState(model, optimizer, scheduler, hooks, callbacks)
+    settings = _plain_settings(config.as_dict() if settings is None else settings)
+    state = _TrainState(model, optimizer, scheduler, hooks, callbacks, settings)
     result = FitResult(config.epochs, 0, 0.0)
     start_epoch, start_step = 1, 0
     if checkpoint is not None and (saved := load_checkpoint(checkpoint)) is not None:
         if saved.get("run_key") != run_key:
             raise ReidPruneError(
-                f"checkpoint {checkpoint} belongs to a different run (other data or settings); "
-                "delete it or choose another output folder")
+                f"checkpoint {checkpoint} belongs to a different run: "
+                f"{describe_difference(saved.get('settings'), settings)}; run the same command as before to "
+                "resume it, or delete it (or choose another output folder) to start over")
         start_epoch, start_step = state.load(saved)
         result.resumed_from = (start_epoch, start_step)
+        log.info("resuming from epoch %d, step %d (checkpoint %s)", start_epoch, start_step, checkpoint)
     began = time.perf_counter()
     with _catch_signals() as stop:
         for epoch in range(start_epoch, config.epochs + 1):
@@ -163,6 +169,34 @@ def fit(model: torch.nn.Module, images: torch.Tensor, labels: np.ndarray, config
     return result
 
 
+def _plain_settings(settings: dict) -> dict:
+    """Settings flattened to ``{"a.b": str}``: what ``torch.load(weights_only=True)`` reads back."""
+    flat: dict[str, str] = {}
+
+    def walk(prefix: str, value) -> None:
+        if isinstance(value, dict):
+            for key, item in value.items():
+                walk(f"{prefix}.{key}" if prefix else str(key), item)
+        else:
+            flat[prefix] = repr(value.tolist() if hasattr(value, "tolist") else value)
+
+    walk("", settings)
+    return flat
+
+
+def describe_difference(saved: dict | None, current: dict | None) -> str:
+    """Which settings differ between a checkpoint and this run (both as :func:`_plain_settings` made them)."""
+    if not saved:
+        return "it was written by an older reidprune that did not record its settings"
+    current = current or {}
+    names = sorted(set(saved) | set(current))
+    changed = [f"{name} was {saved.get(name, 'unset')}, now {current.get(name, 'unset')}"
+               for name in names if saved.get(name) != current.get(name)]
+    if not changed:
+        return "same settings but other training data (images or labels changed)"
+    return "; ".join(changed[:4]) + (f" (and {len(changed) - 4} more)" if len(changed) > 4 else "")
+
+
 def _check_labels(model: torch.nn.Module, labels: np.ndarray) -> None:
     classifier = getattr(model, "classifier", None)
     classes = getattr(classifier, "out_features", None)
@@ -202,13 +236,14 @@ def _check_finite(logits, loss, epoch: int, step: int, device: torch.device) -> 
 class _TrainState:
     """Everything a checkpoint must hold to resume exactly."""
 
-    def __init__(self, model, optimizer, scheduler, hooks, callbacks):
+    def __init__(self, model, optimizer, scheduler, hooks, callbacks, settings: dict | None = None):
         self.model, self.optimizer, self.scheduler = model, optimizer, scheduler
+        self.settings = settings or {}
         self.stateful = [h for h in list(hooks) + list(callbacks) if hasattr(h, "state_dict")]
 
     def dump(self, epoch: int, step: int, run_key: str) -> dict:
         state = {
-            "run_key": run_key, "epoch": epoch, "step": step,
+            "run_key": run_key, "settings": self.settings, "epoch": epoch, "step": step,
             "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(),
             "trackers": [s.state_dict() for s in self.stateful],

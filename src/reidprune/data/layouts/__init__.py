@@ -31,7 +31,7 @@ from reidprune.data.table import SampleTable
 from reidprune.errors import ReidPruneError
 
 __all__ = ["LAYOUTS", "Layout", "LoadedDataset", "SkippedFilesWarning", "detect_layout",
-           "load_dataset", "read_dataset"]
+           "load_counted", "load_dataset", "read_dataset"]
 
 
 @dataclass(frozen=True)
@@ -92,7 +92,10 @@ _ALIASES = {
 }
 
 SKIP_REASONS = {"junk": "junk image(s) (pid -1)",
-                "bad_name": "file(s) whose name does not match the pattern"}
+                "bad_name": "file(s) whose name does not match the pattern",
+                "in_subfolder": "image(s) in sub-folders of the split folders (this layout reads only the "
+                                "files directly inside bounding_box_train, query and bounding_box_test; "
+                                "move them up to use them)"}
 
 LAYOUTS: dict[str, Layout] = {layout.name: layout for layout in _CANONICAL}
 LAYOUTS.update({alias: LAYOUTS[name] for name, aliases in _ALIASES.items() for alias in aliases})
@@ -180,8 +183,16 @@ def load_dataset(root: str | os.PathLike, layout: str = "auto", **options) -> Sa
         Files left out on purpose are reported as :class:`SkippedFilesWarning` (one per
         reason, with the count); use :func:`read_dataset` to get the counts as numbers.
     """
+    return load_counted(root, layout, **options)[0]
+
+
+def load_counted(root: str | os.PathLike, layout: str = "auto", **options) -> tuple[SampleTable, dict[str, int]]:
+    """:func:`load_dataset` that also returns the skipped-file counts by reason (for the record).
+
+    Each reason is also reported as a :class:`SkippedFilesWarning`, as :func:`load_dataset` does.
+    """
     loaded = read_dataset(root, layout, **options)
     for reason, count in loaded.skipped.items():
         warnings.warn(f"{loaded.table.root}: skipped {count} {SKIP_REASONS.get(reason, reason)}",
-                      SkippedFilesWarning, stacklevel=2)
-    return loaded.table
+                      SkippedFilesWarning, stacklevel=3)
+    return loaded.table, dict(loaded.skipped)

@@ -16,7 +16,8 @@ import os
 import re
 
 from reidprune.data.layouts.base import (
-    LoadedDataset, check_choice, compile_name_pattern, dataset_root, list_image_names, parse_id,
+    LoadedDataset, check_choice, compile_name_pattern, dataset_root, is_image_name, list_image_names,
+    list_subfolders, parse_id,
 )
 from reidprune.data.table import make_table
 from reidprune.errors import ReidPruneError
@@ -79,18 +80,19 @@ def load_split_folders(root: str | os.PathLike, layout: str, folders: tuple[tupl
         raise ReidPruneError(f"{root} has no {train_folder} folder; this layout expects the "
                              f"folders {expected}")
     rows: list[tuple[str, int, int, str]] = []
-    skipped = {"junk": 0, "bad_name": 0}
+    skipped = {"junk": 0, "bad_name": 0, "in_subfolder": 0}
     for folder, split in folders:
         if not (root / folder).is_dir():
             continue
+        skipped["in_subfolder"] += count_images_in_subfolders(root / folder)
         for name in list_image_names(root / folder):
             parsed = parse_name(name, regex)
             if parsed is None:
                 if on_bad_name == "raise":
                     raise ReidPruneError(
                         f"{root / folder / name}: file name does not match the pattern "
-                        f"{pattern!r} (identity then _c and the camera); rename or remove it, "
-                        "or pass on_bad_name='skip'")
+                        f"{pattern!r} (identity then _c and the camera, e.g. 0002_c1s1_000451_03.jpg); "
+                        "rename or remove it")
                 skipped["bad_name"] += 1
                 continue
             pid, camid = parsed
@@ -102,6 +104,15 @@ def load_split_folders(root: str | os.PathLike, layout: str, folders: tuple[tupl
     table = make_table(root, layout, [str(root / rel) for rel, *_ in rows],
                        [r[1] for r in rows], [r[2] for r in rows], [r[3] for r in rows])
     return LoadedDataset(table, {k: v for k, v in skipped.items() if v})
+
+
+def count_images_in_subfolders(folder) -> int:
+    """Images below the sub-folders of ``folder``: this layout reads only the files directly in it."""
+    count = 0
+    for sub in list_subfolders(folder):
+        for _, _, names in os.walk(folder / sub, onerror=lambda err: None):
+            count += sum(is_image_name(name) for name in names)
+    return count
 
 
 def parse_name(name: str, regex: re.Pattern) -> tuple[int, int] | None:
