@@ -90,12 +90,12 @@ def _size(value: str) -> tuple[int, int]:
 # What --help shows for options whose default depends on the preset and command
 # (tests/cli/test_bad_input.py checks these against train/config.py).
 DEFAULTS = {
-    "backbone": "small (cpu preset), resnet50 (paper)",
-    "size": "64x32 (cpu preset), 256x128 (paper)",
-    "epochs": "12 for score/run; train: 30 (cpu preset), 120 (paper)",
+    "backbone": "cpu preset: small; paper: resnet50",
+    "size": "cpu preset: 64x32; paper: 256x128",
+    "epochs": "score/run: 12; train: 30 cpu preset, 120 paper",
     "batch_size": "64",
     "instances": "4",
-    "lr": "3e-3 (cpu preset), 3.5e-4 (paper)",
+    "lr": "cpu preset: 3e-3; paper: 3.5e-4",
 }
 
 
