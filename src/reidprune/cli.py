@@ -79,6 +79,16 @@ def main():
 
 # ----------------------------------------------------------------------------- options
 
+class _FloatRange(click.FloatRange):
+    """click's FloatRange, also refusing nan (which passes every comparison) and inf."""
+
+    def convert(self, value, param, ctx):
+        number = super().convert(value, param, ctx)
+        if number != number or number in (float("inf"), float("-inf")):
+            self.fail(f"{value!r} is not a finite number.", param, ctx)
+        return number
+
+
 def _size(value: str) -> tuple[int, int]:
     try:
         h, w = (int(v) for v in value.lower().split("x"))
@@ -121,11 +131,11 @@ def training_options(func):
                      help="Batch size."),
         click.option("--instances", type=click.IntRange(1), default=None, show_default=DEFAULTS["instances"],
                      help="K images per identity in a batch."),
-        click.option("--lr", type=click.FloatRange(0, min_open=True), default=None, show_default=DEFAULTS["lr"],
+        click.option("--lr", type=_FloatRange(0, min_open=True), default=None, show_default=DEFAULTS["lr"],
                      help="Adam learning rate."),
         click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N."),
         click.option("--amp/--no-amp", default=False, show_default=True, help="bf16 mixed precision on CUDA."),
-        click.option("--seed", type=int, default=0, show_default=True, help="Random seed."),
+        click.option("--seed", type=click.IntRange(0), default=0, show_default=True, help="Random seed."),
         click.option("--layout", default="auto", show_default=True,
                      help="Dataset layout: auto, market1501, duke, cuhk03, msmt17, veri, folders, cifar100, cub."),
         click.option("--skip-bad-images", is_flag=True, help="Skip unreadable images (counted) instead of stopping."),
@@ -186,11 +196,11 @@ def _load(table, size, skip_bad: bool, quiet: bool):
 @click.option("--images-per-id", type=click.IntRange(2), default=20, show_default=True,
               help="Training images per identity.")
 @click.option("--cameras", type=click.IntRange(2, 9), default=4, show_default=True, help="Cameras.")
-@click.option("--mislabel-rate", type=click.FloatRange(0, 0.9), default=0.10, show_default=True,
+@click.option("--mislabel-rate", type=_FloatRange(0, 0.9), default=0.10, show_default=True,
               help="Fraction of training crops whose file name carries another identity.")
-@click.option("--outlier-rate", type=click.FloatRange(0, 0.9), default=0.03, show_default=True,
+@click.option("--outlier-rate", type=_FloatRange(0, 0.9), default=0.03, show_default=True,
               help="Fraction of training crops that are outliers (two people, occlusion, truncation).")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=click.IntRange(0), default=0, show_default=True)
 @click.option("--overwrite", is_flag=True, help="Replace an existing non-empty OUT.")
 def synth(out, train_ids, test_ids, images_per_id, cameras, mislabel_rate, outlier_rate, seed, overwrite):
     """Write a synthetic ReID world (Market-1501 layout + ground_truth.csv) to OUT."""
@@ -218,7 +228,7 @@ def synth(out, train_ids, test_ids, images_per_id, cameras, mislabel_rate, outli
               help="Accumulate logits every k-th epoch only (ablation; every=T is last epoch only).")
 @click.option("--models", type=click.IntRange(1), default=1, show_default=True, help="Seeds for EL2N / GraNd.")
 @click.option("--folds", type=click.IntRange(2), default=5, show_default=True, help="K for confident learning.")
-@click.option("--ma-decay", type=click.FloatRange(0, 1, max_open=True), default=0.9, show_default=True,
+@click.option("--ma-decay", type=_FloatRange(0, 1, max_open=True), default=0.9, show_default=True,
               help="Decay of the moving-average loss.")
 @click.option("--aum-flags/--no-aum-flags", default=True, show_default=True,
               help="With aum: two extra runs with threshold samples to flag mislabels (pruning needs none).")
@@ -282,21 +292,21 @@ def _print_costs(scores) -> None:
 
 def selection_options(func):
     opts = [
-        click.option("--fraction", type=click.FloatRange(0, 1, max_open=True), default=None,
+        click.option("--fraction", type=_FloatRange(0, 1, max_open=True), default=None,
                      help="Fraction of the ORIGINAL training set to remove, outliers included [default: 0.3]."),
         click.option("--count", type=click.IntRange(0), default=None, help="Number of images to remove instead."),
         click.option("--purify/--no-purify", default=True, show_default=True,
                      help="Remove outliers and relabel mislabeled images (the paper's full pipeline)."),
-        click.option("--delta", type=click.FloatRange(0, 1, max_open=True), default=0.10, show_default=True,
+        click.option("--delta", type=_FloatRange(0, 1, max_open=True), default=0.10, show_default=True,
                      help="Outlier if max(soft label) <= delta (paper: 0.10)."),
-        click.option("--delta-chance", type=click.FloatRange(0, min_open=True), default=None,
+        click.option("--delta-chance", type=_FloatRange(0, min_open=True), default=None,
                      help="Outlier if max(soft label) <= K / C (K times chance); overrides --delta. "
                           "Useful for models trained from scratch, whose soft labels are flat."),
-        click.option("--max-outlier-fraction", type=click.FloatRange(0, 1), default=0.2, show_default=True,
+        click.option("--max-outlier-fraction", type=_FloatRange(0, 1), default=0.2, show_default=True,
                      help="Stop with an error when more than this share is flagged as outliers."),
         click.option("--min-per-id", type=click.IntRange(0), default=0, show_default=True,
                      help="Keep at least this many images per identity."),
-        click.option("--class-balance", type=click.FloatRange(0, 1), default=0.0, show_default=True,
+        click.option("--class-balance", type=_FloatRange(0, 1), default=0.0, show_default=True,
                      help="Each class keeps at least this share of what random pruning would keep "
                           "(Sorscher et al.; the paper uses 0.5 for supervised prototypes)."),
         click.option("--materialize", type=click.Path(file_okay=False), default=None,
@@ -426,11 +436,12 @@ def run(data, out, score_epochs, fraction, count, purify, delta, delta_chance, m
 def train(data, out, manifest, **train_opts):
     """Train a ReID (or classification) model on DATA and evaluate it."""
     from reidprune.data.layouts import load_dataset
-    from reidprune.pipeline.checks import check_input_size, output_lock
+    from reidprune.pipeline.checks import check_evaluation_splits, check_input_size, output_lock
 
     table = load_dataset(data, train_opts["layout"])
     config, _ = _train_config(table.layout, train_opts, scoring=False)
     check_input_size(config.backbone, config.height, config.width)
+    check_evaluation_splits(table, config.mode)
     with output_lock(out):
         _train(table, config, out, manifest, train_opts)
 
@@ -519,10 +530,10 @@ def evaluate(data, model_path, layout, mode, device, quiet):
 @click.argument("folder", type=click.Path(exists=True, file_okay=False))
 @click.option("--data", type=click.Path(exists=True, file_okay=False), required=True,
               help="The dataset folder the manifest's paths are relative to.")
-@click.option("--delta", type=float, default=0.10, show_default=True, help="Outlier threshold to mark.")
+@click.option("--delta", type=_FloatRange(0, 1), default=0.10, show_default=True, help="Outlier threshold to mark.")
 @click.option("--per-group", type=click.IntRange(1, 40), default=12, show_default=True,
               help="Images per row of the gallery.")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=click.IntRange(0), default=0, show_default=True)
 def report(folder, data, delta, per_group, seed):
     """Pictures of what was flagged: FOLDER is a `prune` output (with manifest.csv).
 
@@ -552,10 +563,10 @@ def write_report(folder: Path, data: Path, delta: float = 0.10, per_group: int =
 @main.command()
 @click.option("--out", "-o", type=click.Path(file_okay=False), default="demo-output", show_default=True,
               help="Where the synthetic world and every output go.")
-@click.option("--fraction", type=click.FloatRange(0, 1, max_open=True), default=0.3, show_default=True,
+@click.option("--fraction", type=_FloatRange(0, 1, max_open=True), default=0.3, show_default=True,
               help="Fraction of the training set to remove.")
 @click.option("--retrain-epochs", type=click.IntRange(1), default=None, help="Epochs of each retraining.")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=click.IntRange(0), default=0, show_default=True)
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
 def demo(out, fraction, retrain_epochs, seed, quiet):
     """The whole pipeline on a synthetic world, with a table of what it found and what it cost."""

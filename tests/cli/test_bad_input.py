@@ -362,3 +362,36 @@ def test_resuming_says_so_and_a_refused_checkpoint_names_the_setting(tmp_path, c
     with pytest.raises(ReidPruneError) as err:
         _tiny_fit(tmp_path, lr=1e-3)
     assert "lr was 0.003, now 0.001" in str(err.value)
+
+
+# ----------------------------------------------------------------------------- found by the fuzz test
+
+@pytest.mark.parametrize("option", ["--fraction", "--delta", "--max-outlier-fraction", "--class-balance"])
+def test_nan_passes_no_range_check(world, scored, tmp_path, option):
+    result = invoke("prune", world, "--scores", scored, "--out", tmp_path / "o", option, "nan")
+    assert result.exit_code == 2 and "not a finite number" in result.output and "Traceback" not in result.output
+
+
+def test_negative_seed_is_a_usage_error(world, tmp_path):
+    result = invoke("score", world, "--out", tmp_path, *TINY, "--seed", -3)
+    assert result.exit_code == 2 and "--seed" in result.output and "Traceback" not in result.output
+
+
+def test_train_without_query_is_refused_before_training(world, tmp_path):
+    import shutil
+
+    data = tmp_path / "data"
+    shutil.copytree(world, data)
+    shutil.rmtree(data / "query")
+    assert_error(invoke("train", data, "--out", tmp_path / "o", *TINY), "no query images")
+    assert not (tmp_path / "o" / "checkpoint.ckpt").exists()
+
+
+def test_scores_with_labels_that_are_not_integers(world, scored, tmp_path):
+    with np.load(scored) as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    arrays["labels"] = arrays["labels"].astype(float)
+    bad = tmp_path / "scores.npz"
+    with open(bad, "wb") as fh:
+        np.savez(fh, **arrays)
+    assert_error(invoke("prune", world, "--scores", bad, "--out", tmp_path / "o"), "labels")

@@ -353,8 +353,8 @@ def plan_world(config: SynthConfig) -> list[Shot]:
         distractors.append(Shot("gallery", 0, 0, cam, tracklet + i, 0, counters[cam]))
     if max(counters.values()) > 999_999:
         raise ReidPruneError(
-            "the world needs more than 6-digit frame numbers per camera; lower num_train_ids / "
-            "num_test_ids / images_per_id or raise num_cameras")
+            "the world needs more than 6-digit frame numbers per camera; lower --train-ids / "
+            "--test-ids / --images-per-id or raise --cameras")
     return _inject_noise(config, train) + test + distractors
 
 

@@ -163,3 +163,19 @@ def relabel_fraction_warning(relabelled: int, total: int, limit: float = 0.25) -
     return (f"{relabelled / total:.0%} of the training set ({relabelled} of {total}) was relabelled, far more "
             "than the label noise of real datasets (a few %): the scoring model is probably under-trained; "
             "score with more epochs (--epochs / --score-epochs) or --weights, or pass --no-purify to prune only")
+
+
+def check_evaluation_splits(table, mode: str) -> None:
+    """`train` evaluates after training: the splits it needs must be there before it starts.
+
+    Parameters
+    ----------
+    table: the dataset's :class:`~reidprune.data.table.SampleTable`.
+    mode: ``"reid"`` (needs query and gallery) or ``"classify"`` (needs test).
+    """
+    needed = ("test",) if mode == "classify" else ("query", "gallery")
+    missing = [split for split in needed if not len(table.split_table(split))]
+    if missing:
+        raise ReidPruneError(
+            f"{table.root} has no {' and no '.join(missing)} images, which `train` evaluates on after training "
+            f"({mode} mode); add them (Market-1501 layout: query/ and bounding_box_test/) or use another dataset")

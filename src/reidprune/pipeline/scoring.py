@@ -85,7 +85,7 @@ class ScoreOptions:
         if self.score_epochs is not None and not 1 <= self.score_epochs <= self.train.epochs \
                 and any(m in MAIN_RUN for m in self.methods):
             raise ReidPruneError(
-                f"score_epochs={self.score_epochs} must lie in 1..{self.train.epochs} (the main run's epochs)")
+                f"--score-epochs {self.score_epochs} must lie in 1..{self.train.epochs} (the main run's --epochs)")
         if "entropy" in self.methods and self.every > self.T:
             raise ReidPruneError(
                 f"--every {self.every} records no epoch of the {self.T}-epoch accumulation window "

@@ -106,6 +106,11 @@ class ScoreSet:
         except Exception as exc:  # noqa: BLE001 - truncated zip, bad zlib stream, bad JSON: all the user's file
             raise ReidPruneError(f"{path} is not a readable reidprune score file ({type(exc).__name__}: "
                                  f"{exc}); it may be truncated: run `reidprune score` again") from None
+        if isinstance(meta, dict) and not (isinstance(meta.get("info", {}), dict)
+                                           and isinstance(meta.get("methods"), dict)
+                                           and all(isinstance(m, dict) for m in meta["methods"].values())):
+            raise ReidPruneError(f"{path}: its metadata is damaged (info/methods are not tables); run "
+                                 "`reidprune score` again")
         if not isinstance(meta, dict) or meta.get("format") != FORMAT:
             found = meta.get("format") if isinstance(meta, dict) else None
             raise ReidPruneError(f"{path} has format {found!r}, expected {FORMAT}")
@@ -129,11 +134,26 @@ class ScoreSet:
         for name, m in self.methods.items():
             per_sample[f"{name}/importance"] = m.importance
             per_sample.update({f"{name}/{key}": value for key, value in m.extras.items()})
+        def damaged(what: str) -> ReidPruneError:
+            return ReidPruneError(f"{path}: {what}; the file is damaged or edited: run `reidprune score` again")
+
         for key, value in per_sample.items():
             if np.ndim(value) == 0 or len(value) != n:
-                raise ReidPruneError(
-                    f"{path}: array {key} has {len(value) if np.ndim(value) else 0} rows, expected {n} (one per "
-                    "scored image); the file is damaged or edited: run `reidprune score` again")
+                raise damaged(f"array {key} has {len(value) if np.ndim(value) else 0} rows, expected {n} (one "
+                              "per scored image)")
+            if not (np.issubdtype(value.dtype, np.number) or value.dtype == bool):
+                raise damaged(f"array {key} holds {value.dtype} values, not numbers")
+        for key in ("pids", "sizes", "labels", "classes"):
+            if not np.issubdtype(getattr(self, key).dtype, np.integer) or getattr(self, key).ndim != 1:
+                raise damaged(f"array {key} must be a list of integers")
+        if n and (self.labels.min() < 0 or self.labels.max() >= len(self.classes)):
+            raise damaged(f"labels lie in {self.labels.min()}..{self.labels.max()}, outside 0..{len(self.classes) - 1}")
+        for name, m in self.methods.items():
+            if not np.isfinite(m.importance).all():
+                raise damaged(f"method {name} has non-finite importance scores")
+            logits = m.extras.get("mean_logits")
+            if logits is not None and (logits.ndim != 2 or logits.shape[1] != len(self.classes)):
+                raise damaged(f"{name}/mean_logits has shape {logits.shape}, expected ({n}, {len(self.classes)})")
 
 
 def _plain(value):

@@ -91,11 +91,11 @@ class SelectionReport:
         if self.outliers_exceed_target:
             messages.append(
                 f"{self.outliers} outliers alone exceed the {self.target_removed} samples to remove; "
-                "all outliers were removed and no easy sample was pruned (lower delta to remove fewer)")
+                "all outliers were removed and no easy sample was pruned (lower --delta to remove fewer)")
         if self.shortfall:
             messages.append(
                 f"only {self.removed} of {self.target_removed} samples could be removed: the per-identity "
-                f"floors protect the rest ({self.shortfall} short); lower min_per_identity or class_balance")
+                f"floors protect the rest ({self.shortfall} short); lower --min-per-id or --class-balance")
         return messages
 
 
