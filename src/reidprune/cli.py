@@ -1,9 +1,7 @@
 """The ``reidprune`` command line: synth | score | prune | run | train | evaluate | demo."""
 from __future__ import annotations
 
-import contextlib
 import json
-import logging
 import shutil
 import sys
 import time
@@ -15,6 +13,7 @@ import click
 import numpy as np
 
 from reidprune import __version__
+from reidprune.console import FiniteFloatRange, echo_log, show_warning
 from reidprune.errors import ReidPruneError
 
 
@@ -25,8 +24,8 @@ class _Group(click.Group):
     def invoke(self, ctx):
         from reidprune.errors import TrainingInterrupted
 
-        with warnings.catch_warnings(), _echo_log():
-            warnings.showwarning = _show_warning
+        with warnings.catch_warnings(), echo_log():
+            warnings.showwarning = show_warning
             try:
                 return super().invoke(ctx)
             except ReidPruneError as exc:
@@ -37,29 +36,6 @@ class _Group(click.Group):
                 click.echo(f"error: {exc.filename or 'a file'}: {exc.strerror or exc}; check that the path "
                            "is a folder you can write to", err=True)
                 sys.exit(2)
-
-
-def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
-    """Python warnings as one ``warning: ...`` line, without the source line that raised them."""
-    click.echo(f"warning: {message}", err=True)
-
-
-@contextlib.contextmanager
-def _echo_log():
-    """Print the library's INFO log lines (e.g. "resuming from epoch 7, step 12") on stderr."""
-    class Echo(logging.Handler):
-        def emit(self, record):
-            click.echo(record.getMessage(), err=True)
-
-    logger, handler = logging.getLogger("reidprune"), Echo(logging.INFO)
-    level = logger.level
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
-    try:
-        yield
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(level)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -78,16 +54,6 @@ def main():
 
 
 # ----------------------------------------------------------------------------- options
-
-class _FloatRange(click.FloatRange):
-    """click's FloatRange, also refusing nan (which passes every comparison) and inf."""
-
-    def convert(self, value, param, ctx):
-        number = super().convert(value, param, ctx)
-        if number != number or number in (float("inf"), float("-inf")):
-            self.fail(f"{value!r} is not a finite number.", param, ctx)
-        return number
-
 
 def _size(value: str) -> tuple[int, int]:
     try:
@@ -131,7 +97,7 @@ def training_options(func):
                      help="Batch size."),
         click.option("--instances", type=click.IntRange(1), default=None, show_default=DEFAULTS["instances"],
                      help="K images per identity in a batch."),
-        click.option("--lr", type=_FloatRange(0, min_open=True), default=None, show_default=DEFAULTS["lr"],
+        click.option("--lr", type=FiniteFloatRange(0, min_open=True), default=None, show_default=DEFAULTS["lr"],
                      help="Adam learning rate."),
         click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N."),
         click.option("--amp/--no-amp", default=False, show_default=True, help="bf16 mixed precision on CUDA."),
@@ -196,9 +162,9 @@ def _load(table, size, skip_bad: bool, quiet: bool):
 @click.option("--images-per-id", type=click.IntRange(2), default=20, show_default=True,
               help="Training images per identity.")
 @click.option("--cameras", type=click.IntRange(2, 9), default=4, show_default=True, help="Cameras.")
-@click.option("--mislabel-rate", type=_FloatRange(0, 0.9), default=0.10, show_default=True,
+@click.option("--mislabel-rate", type=FiniteFloatRange(0, 0.9), default=0.10, show_default=True,
               help="Fraction of training crops whose file name carries another identity.")
-@click.option("--outlier-rate", type=_FloatRange(0, 0.9), default=0.03, show_default=True,
+@click.option("--outlier-rate", type=FiniteFloatRange(0, 0.9), default=0.03, show_default=True,
               help="Fraction of training crops that are outliers (two people, occlusion, truncation).")
 @click.option("--seed", type=click.IntRange(0), default=0, show_default=True)
 @click.option("--overwrite", is_flag=True, help="Replace an existing non-empty OUT.")
@@ -228,7 +194,7 @@ def synth(out, train_ids, test_ids, images_per_id, cameras, mislabel_rate, outli
               help="Accumulate logits every k-th epoch only (ablation; every=T is last epoch only).")
 @click.option("--models", type=click.IntRange(1), default=1, show_default=True, help="Seeds for EL2N / GraNd.")
 @click.option("--folds", type=click.IntRange(2), default=5, show_default=True, help="K for confident learning.")
-@click.option("--ma-decay", type=_FloatRange(0, 1, max_open=True), default=0.9, show_default=True,
+@click.option("--ma-decay", type=FiniteFloatRange(0, 1, max_open=True), default=0.9, show_default=True,
               help="Decay of the moving-average loss.")
 @click.option("--aum-flags/--no-aum-flags", default=True, show_default=True,
               help="With aum: two extra runs with threshold samples to flag mislabels (pruning needs none).")
@@ -292,21 +258,21 @@ def _print_costs(scores) -> None:
 
 def selection_options(func):
     opts = [
-        click.option("--fraction", type=_FloatRange(0, 1, max_open=True), default=None,
+        click.option("--fraction", type=FiniteFloatRange(0, 1, max_open=True), default=None,
                      help="Fraction of the ORIGINAL training set to remove, outliers included [default: 0.3]."),
         click.option("--count", type=click.IntRange(0), default=None, help="Number of images to remove instead."),
         click.option("--purify/--no-purify", default=True, show_default=True,
                      help="Remove outliers and relabel mislabeled images (the paper's full pipeline)."),
-        click.option("--delta", type=_FloatRange(0, 1, max_open=True), default=0.10, show_default=True,
+        click.option("--delta", type=FiniteFloatRange(0, 1, max_open=True), default=0.10, show_default=True,
                      help="Outlier if max(soft label) <= delta (paper: 0.10)."),
-        click.option("--delta-chance", type=_FloatRange(0, min_open=True), default=None,
+        click.option("--delta-chance", type=FiniteFloatRange(0, min_open=True), default=None,
                      help="Outlier if max(soft label) <= K / C (K times chance); overrides --delta. "
                           "Useful for models trained from scratch, whose soft labels are flat."),
-        click.option("--max-outlier-fraction", type=_FloatRange(0, 1), default=0.2, show_default=True,
+        click.option("--max-outlier-fraction", type=FiniteFloatRange(0, 1), default=0.2, show_default=True,
                      help="Stop with an error when more than this share is flagged as outliers."),
         click.option("--min-per-id", type=click.IntRange(0), default=0, show_default=True,
                      help="Keep at least this many images per identity."),
-        click.option("--class-balance", type=_FloatRange(0, 1), default=0.0, show_default=True,
+        click.option("--class-balance", type=FiniteFloatRange(0, 1), default=0.0, show_default=True,
                      help="Each class keeps at least this share of what random pruning would keep "
                           "(Sorscher et al.; the paper uses 0.5 for supervised prototypes)."),
         click.option("--materialize", type=click.Path(file_okay=False), default=None,
@@ -404,12 +370,12 @@ def _check_amount(fraction, count):
 def run(data, out, score_epochs, fraction, count, purify, delta, delta_chance, max_outlier_fraction, min_per_id,
         class_balance, materialize, link, **train_opts):
     """Score DATA with our method, then purify + prune + export, in one command."""
-    from reidprune.pipeline.checks import check_materialize_target, check_removal, output_lock
+    from functools import partial
 
-    def before_training(table):  # every check that needs no scores, so a mistake costs no training
-        check_removal(len(table.split_table("train")), _check_amount(fraction, count), count)
-        check_materialize_target(materialize, table.root, out)
+    from reidprune.pipeline.checks import check_selection_setup, output_lock
 
+    before_training = partial(check_selection_setup, fraction=_check_amount(fraction, count), count=count,
+                              materialize=materialize, out=out)
     with output_lock(out):
         table, train, _, scores = _score(data, out, ("entropy",), score_epochs, 1, 1, 5, 0.9,
                                          before_training=before_training, **train_opts)
@@ -530,7 +496,7 @@ def evaluate(data, model_path, layout, mode, device, quiet):
 @click.argument("folder", type=click.Path(exists=True, file_okay=False))
 @click.option("--data", type=click.Path(exists=True, file_okay=False), required=True,
               help="The dataset folder the manifest's paths are relative to.")
-@click.option("--delta", type=_FloatRange(0, 1), default=0.10, show_default=True, help="Outlier threshold to mark.")
+@click.option("--delta", type=FiniteFloatRange(0, 1), default=0.10, show_default=True, help="Outlier threshold to mark.")
 @click.option("--per-group", type=click.IntRange(1, 40), default=12, show_default=True,
               help="Images per row of the gallery.")
 @click.option("--seed", type=click.IntRange(0), default=0, show_default=True)
@@ -563,7 +529,7 @@ def write_report(folder: Path, data: Path, delta: float = 0.10, per_group: int =
 @main.command()
 @click.option("--out", "-o", type=click.Path(file_okay=False), default="demo-output", show_default=True,
               help="Where the synthetic world and every output go.")
-@click.option("--fraction", type=_FloatRange(0, 1, max_open=True), default=0.3, show_default=True,
+@click.option("--fraction", type=FiniteFloatRange(0, 1, max_open=True), default=0.3, show_default=True,
               help="Fraction of the training set to remove.")
 @click.option("--retrain-epochs", type=click.IntRange(1), default=None, help="Epochs of each retraining.")
 @click.option("--seed", type=click.IntRange(0), default=0, show_default=True)

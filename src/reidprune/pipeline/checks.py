@@ -144,6 +144,20 @@ def check_materialize_target(target: str | os.PathLike | None, dataset: str | os
             break
 
 
+def check_selection_setup(table, fraction: float | None, count: int | None, materialize, out) -> None:
+    """Everything about a selection that can be checked before scoring (``run`` calls it first).
+
+    Parameters
+    ----------
+    table: the dataset's :class:`~reidprune.data.table.SampleTable`.
+    fraction, count: how much to remove (one of them, as ``--fraction`` / ``--count``).
+    materialize: the ``--materialize`` folder or None.
+    out: the ``--out`` folder.
+    """
+    check_removal(len(table.split_table("train")), fraction, count)
+    check_materialize_target(materialize, table.root, out)
+
+
 def relabel_fraction_warning(relabelled: int, total: int, limit: float = 0.25) -> str | None:
     """A warning when purification relabels more than real datasets plausibly hold.
 
