@@ -14,12 +14,23 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from reidprune.cli import main
 
 pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """Tiny models gain nothing from threads; on a shared 2-core machine they only contend."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 _counter = itertools.count()
 
@@ -61,7 +72,7 @@ def inputs(tmp_path_factory):
 
     scored = root / "scored"
     done = invoke("score", world, "--out", scored, "-m", "entropy", "-m", "random", "--preset", "cpu",
-                  "--size", "16x8", "--epochs", "2", "--batch-size", "4", "--instances", "2", "-q")
+                  "--size", "16x8", "--epochs", "1", "--batch-size", "4", "--instances", "2", "-q")
     assert done.exit_code == 0, done.output
     pruned = root / "pruned"
     done = invoke("prune", world, "--scores", scored / "scores.npz", "--out", pruned, "--max-outlier-fraction", 1)
@@ -193,7 +204,9 @@ def _resolve(inputs, command, data, scores, out, options):
     return ["report", places["pruned"] if out == "pruned" else target, "--data", data_path, *options]
 
 
-@settings(max_examples=40, deadline=None, derandomize=False,
+# No shrinking: every example is a CLI run of up to a few seconds, and the failing command line
+# is printed whole anyway.
+@settings(max_examples=40, deadline=None, phases=[Phase.explicit, Phase.reuse, Phase.generate],
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
                                  HealthCheck.data_too_large])
 @given(case=commands())
