@@ -304,7 +304,8 @@ def prune(data, scores_path, out, method, layout, **sel):
     scores = ScoreSet.load(scores_path)
     train = _align_to_scores(table.split_table("train"), scores)
     scores.check_matches(train, scores_path)
-    skipped = {**scores.info.get("skipped_files", {}), **{k: v for k, v in skipped.items() if v}}
+    at_scoring = scores.info.get("skipped_files")  # unreadable images skipped when scoring
+    skipped = {**(at_scoring if isinstance(at_scoring, dict) else {}), **{k: v for k, v in skipped.items() if v}}
     with output_lock(out):
         _prune(table, train, scores, out, method, skipped=skipped, **sel)
 
