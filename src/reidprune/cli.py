@@ -75,6 +75,9 @@ DEFAULTS = {
 }
 
 
+SEED = click.IntRange(0, 2 ** 32 - 1)  # numpy and torch both take it
+
+
 def training_options(func):
     """Options shared by every command that trains."""
     opts = [
@@ -101,7 +104,7 @@ def training_options(func):
                      help="Adam learning rate."),
         click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N."),
         click.option("--amp/--no-amp", default=False, show_default=True, help="bf16 mixed precision on CUDA."),
-        click.option("--seed", type=click.IntRange(0), default=0, show_default=True, help="Random seed."),
+        click.option("--seed", type=SEED, default=0, show_default=True, help="Random seed."),
         click.option("--layout", default="auto", show_default=True,
                      help="Dataset layout: auto, market1501, duke, cuhk03, msmt17, veri, folders, cifar100, cub."),
         click.option("--skip-bad-images", is_flag=True, help="Skip unreadable images (counted) instead of stopping."),
@@ -166,7 +169,7 @@ def _load(table, size, skip_bad: bool, quiet: bool):
               help="Fraction of training crops whose file name carries another identity.")
 @click.option("--outlier-rate", type=FiniteFloatRange(0, 0.9), default=0.03, show_default=True,
               help="Fraction of training crops that are outliers (two people, occlusion, truncation).")
-@click.option("--seed", type=click.IntRange(0), default=0, show_default=True)
+@click.option("--seed", type=SEED, default=0, show_default=True)
 @click.option("--overwrite", is_flag=True, help="Replace an existing non-empty OUT.")
 def synth(out, train_ids, test_ids, images_per_id, cameras, mislabel_rate, outlier_rate, seed, overwrite):
     """Write a synthetic ReID world (Market-1501 layout + ground_truth.csv) to OUT."""
@@ -500,7 +503,7 @@ def evaluate(data, model_path, layout, mode, device, quiet):
 @click.option("--delta", type=FiniteFloatRange(0, 1), default=0.10, show_default=True, help="Outlier threshold to mark.")
 @click.option("--per-group", type=click.IntRange(1, 40), default=12, show_default=True,
               help="Images per row of the gallery.")
-@click.option("--seed", type=click.IntRange(0), default=0, show_default=True)
+@click.option("--seed", type=SEED, default=0, show_default=True)
 def report(folder, data, delta, per_group, seed):
     """Pictures of what was flagged: FOLDER is a `prune` output (with manifest.csv).
 
@@ -533,7 +536,7 @@ def write_report(folder: Path, data: Path, delta: float = 0.10, per_group: int =
 @click.option("--fraction", type=FiniteFloatRange(0, 1, max_open=True), default=0.3, show_default=True,
               help="Fraction of the training set to remove.")
 @click.option("--retrain-epochs", type=click.IntRange(1), default=None, help="Epochs of each retraining.")
-@click.option("--seed", type=click.IntRange(0), default=0, show_default=True)
+@click.option("--seed", type=SEED, default=0, show_default=True)
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
 def demo(out, fraction, retrain_epochs, seed, quiet):
     """The whole pipeline on a synthetic world, with a table of what it found and what it cost."""

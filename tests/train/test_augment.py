@@ -44,3 +44,10 @@ def test_erasing_fills_a_box_with_the_mean_colour():
     out = augment(x, AugmentConfig(flip=0.0, pad=0, erasing=1.0), step_generator(0, 1, 0))
     erased = (out[0] == 0).all(0)
     assert 0 < erased.sum() < 32 * 16
+
+
+def test_step_generator_takes_the_largest_seed():
+    from reidprune.train.augment import step_generator
+
+    a, b = step_generator(2 ** 32 - 1, 120, 5000), step_generator(2 ** 32 - 1, 120, 5001)
+    assert torch.rand(1, generator=a).item() != torch.rand(1, generator=b).item()
