@@ -12,10 +12,10 @@ from reidprune.data.table import SampleTable
 from reidprune.errors import ReidPruneError
 from reidprune.export.manifest import write_manifest
 from reidprune.export.seed_lists import write_seed_lists
+from reidprune.pipeline.checks import relabel_fraction_warning
 from reidprune.scores.entropy import soft_labels
 from reidprune.scores.store import ScoreSet
 from reidprune.select.prune import SelectionReport, select_with_report
-from reidprune.pipeline.checks import relabel_fraction_warning
 from reidprune.select.purify import find_mislabeled, find_outliers, outlier_fraction_warning
 from reidprune.select.selection import Selection
 
