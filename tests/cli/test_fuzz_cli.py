@@ -8,6 +8,7 @@ of the small CNN at 16x8 on 12 images.
 """
 import itertools
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -206,7 +207,7 @@ def _resolve(inputs, command, data, scores, out, options):
 
 # No shrinking: every example is a CLI run of up to a few seconds, and the failing command line
 # is printed whole anyway.
-@settings(max_examples=40, deadline=None, phases=[Phase.explicit, Phase.reuse, Phase.generate],
+@settings(max_examples=int(os.environ.get("REIDPRUNE_FUZZ_EXAMPLES", 40)), deadline=None, phases=[Phase.explicit, Phase.reuse, Phase.generate],
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
                                  HealthCheck.data_too_large])
 @given(case=commands())
