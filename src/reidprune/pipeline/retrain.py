@@ -44,7 +44,7 @@ def train_model(images: torch.Tensor, labels: np.ndarray, num_classes: int, conf
                 checkpoint: str | Path | None = None, run_key: str = "", progress: bool = True):
     """Build and train a fresh model; returns (model, FitResult)."""
     torch.manual_seed(config.seed)
-    model = build_model(config.backbone, num_classes, weights=config.weights)
+    model = build_model(config.backbone, num_classes, weights=config.weights, pretrained=config.pretrained)
     result = fit(model, images, labels, config, checkpoint=checkpoint, run_key=run_key, progress=progress)
     return model, result
 

@@ -40,6 +40,7 @@ from reidprune.scores.ma_loss import ma_loss_scores
 from reidprune.scores.prototypes import prototype_scores
 from reidprune.scores.random import random_scores
 from reidprune.scores.store import MethodScores, ScoreSet
+from reidprune.pipeline.stopping import EpochAccuracy, ScoringMonitor, StopRule
 from reidprune.train.augment import normalize
 from reidprune.train.config import TrainConfig
 from reidprune.train.loop import fit, predict, resolve_device
@@ -66,6 +67,11 @@ class ScoreOptions:
     aum_flags: with ``aum``, also run the two threshold-sample runs that flag mislabels
         (pruning by AUM needs only the margins of the main run).
     seed: seed of the random score and of the tie-breaking in forgetting.
+    stop: ``"fixed"`` records exactly T epochs (the paper); ``"auto"`` stops the recorder (and
+        the main run, when it is T epochs long) at the first epoch where the ranking is stable
+        or the model starts memorising the given labels, T being the cap (see
+        :mod:`reidprune.pipeline.stopping`). Per-epoch diagnostics are recorded either way.
+    stop_rule: the thresholds of the ``"auto"`` stop.
     """
 
     methods: tuple[str, ...] = ("entropy",)
@@ -77,8 +83,12 @@ class ScoreOptions:
     ma_decay: float = 0.9
     aum_flags: bool = True
     seed: int = 0
+    stop: str = "fixed"
+    stop_rule: StopRule = field(default_factory=StopRule)
 
     def __post_init__(self):
+        if self.stop not in ("fixed", "auto"):
+            raise ReidPruneError(f"stop must be 'fixed' or 'auto', got {self.stop!r}")
         unknown = [m for m in self.methods if m not in METHODS]
         if unknown or not self.methods:
             raise ReidPruneError(f"unknown method(s) {unknown}; choose from {', '.join(METHODS)}")
@@ -126,6 +136,7 @@ def score_dataset(train: SampleTable, images: torch.Tensor, options: ScoreOption
         _add_aum_flags(ctx, scores["aum"])
     if "confident" in methods:
         scores.add(_confident(ctx))
+    scores.info["weights"] = ctx.weights
     return scores
 
 
@@ -137,13 +148,15 @@ class _Context:
         self.C = train.num_classes
         self.device = resolve_device(options.train.device)
         self.fingerprint = fingerprint
+        self.weights: dict | None = None  # which weights the runs started from
 
     def checkpoint(self, run: str) -> Path | None:
         return None if self.workdir is None else self.workdir / f"{run}.ckpt"
 
     def fit(self, run: str, config: TrainConfig, labels, num_classes, index=None, hooks=(), callbacks=()):
         torch.manual_seed(config.seed)  # model initialisation depends only on the run's seed
-        model = build_model(config.backbone, num_classes, weights=config.weights)
+        model = build_model(config.backbone, num_classes, weights=config.weights, pretrained=config.pretrained)
+        self.weights = model.weights_info.as_dict()
         images = self.images if index is None else self.images[index]
         result = fit(model, images, labels, config, hooks=hooks, callbacks=callbacks,
                      checkpoint=self.checkpoint(run), run_key=self.options.key(self.fingerprint, run),
@@ -163,12 +176,22 @@ def _main_run(ctx: _Context, methods: set[str]) -> list[MethodScores]:
     forgetting = ForgettingTracker(n, device)
     aum = AUMTracker(n, device)
     ma = LossEMATracker(n, decay=opts.ma_decay, device=device)
+    accuracy = EpochAccuracy(device)
     hooks = {"entropy": recorder, "forgetting": forgetting, "aum": aum, "ma_loss": ma}
     active = [h for name, h in hooks.items() if name in methods]
+    callbacks = []
+    monitor = None
+    if "entropy" in methods:
+        active.append(accuracy)
+        rule = opts.stop_rule if opts.stop == "auto" else None
+        monitor = ScoringMonitor(recorder, accuracy, ctx.labels, rule, ends_training=opts.T == opts.train.epochs)
+        callbacks.append(monitor)
     snapshot = _CESnapshot(ctx, opts.T, "grand" in methods) if _ce_rides_on_main(opts, methods) else None
-    model, result = ctx.fit("main", opts.train, ctx.labels, ctx.C, hooks=active,
-                            callbacks=[snapshot] if snapshot else [])
-    E, T, secs = opts.train.epochs, opts.T, result.seconds
+    if snapshot:
+        callbacks.append(snapshot)
+    model, result = ctx.fit("main", opts.train, ctx.labels, ctx.C, hooks=active, callbacks=callbacks)
+    E, secs = result.epochs, result.seconds
+    T = min(monitor.stop_epoch or opts.T, E) if monitor else opts.T
     shared = {"runs": 1, "shared_run": "main"}
     out = []
     if snapshot is not None:
@@ -179,8 +202,10 @@ def _main_run(ctx: _Context, methods: set[str]) -> list[MethodScores]:
         if "grand" in methods:
             out.append(MethodScores("grand", snapshot.grand, {**params, "parameters": "all"}, dict(cost)))
     if "entropy" in methods:
-        out.append(_entropy_result(recorder, T, opts.every, {"epochs": T, "seconds": secs * T / E, **shared},
-                                   ctx.labels))
+        result_entropy = _entropy_result(recorder, T, opts.every, {"epochs": T, "seconds": secs * T / E, **shared},
+                                         ctx.labels)
+        result_entropy.params.update(stopping_params(monitor, opts))
+        out.append(result_entropy)
     if "forgetting" in methods:
         forgets, ever_correct = forgetting.forgets.cpu().numpy(), forgetting.ever_correct.cpu().numpy()
         out.append(MethodScores(
@@ -202,6 +227,16 @@ def _main_run(ctx: _Context, methods: set[str]) -> list[MethodScores]:
             "prototypes", prototype_scores(embeddings, ctx.labels), {"epochs": E, "feature": "bnneck"},
             {"epochs": E, "seconds": secs + time.perf_counter() - began, **shared}))
     return out
+
+
+def stopping_params(monitor: ScoringMonitor, opts: ScoreOptions) -> dict:
+    """What the scores file records about when the recorder stopped, and why."""
+    stopped = monitor.stop_epoch
+    return {"stop": opts.stop, "cap": opts.T, "stopped_at": stopped or min(opts.T, len(monitor.history)),
+            "stop_reason": monitor.reason or ("fixed T" if opts.stop == "fixed" else "reached the cap"),
+            "epochs_saved": opts.T - stopped if stopped else 0,
+            "stop_rule": asdict(opts.stop_rule) if opts.stop == "auto" else None,
+            "diagnostics": [d.as_dict() for d in monitor.history]}
 
 
 def _entropy_result(recorder: LogitRecorder, T: int, every: int, cost: dict, labels: np.ndarray) -> MethodScores:

@@ -2,7 +2,8 @@
 
 Per step: augment -> forward -> loss -> backward -> step -> ``hook.update(ids, logits, labels)``.
 Per epoch: ``hook.end_epoch()``, then ``callback.on_epoch_end(epoch, model)`` (for scores that
-need the model itself, e.g. EL2N's evaluation pass), then a checkpoint.
+need the model itself, e.g. EL2N's evaluation pass), then a checkpoint. A callback whose
+``should_stop`` attribute becomes true ends training after that epoch (an adaptive stop).
 """
 from __future__ import annotations
 
@@ -40,7 +41,7 @@ class NonFiniteLoss(ReidPruneError):
 
 @dataclass
 class FitResult:
-    epochs: int
+    epochs: int  # epochs trained (fewer than configured after an adaptive stop)
     iterations: int
     seconds: float
     losses: list[float] = field(default_factory=list)  # mean loss per epoch
@@ -119,9 +120,12 @@ def fit(model: torch.nn.Module, images: torch.Tensor, labels: np.ndarray, config
                 "delete it or choose another output folder")
         start_epoch, start_step = state.load(saved)
         result.resumed_from = (start_epoch, start_step)
+    result.epochs = start_epoch - 1
     began = time.perf_counter()
     with _catch_signals() as stop:
         for epoch in range(start_epoch, config.epochs + 1):
+            if _stop_requested(callbacks):  # resumed after an adaptive stop
+                break
             batches = sampler.batches(epoch)
             first = start_step if epoch == start_epoch else 0
             model.train()
@@ -157,10 +161,17 @@ def fit(model: torch.nn.Module, images: torch.Tensor, labels: np.ndarray, config
             for callback in callbacks:
                 callback.on_epoch_end(epoch, model)
             result.losses.append(float(loss_sum) / max(1, len(batches) - first))
+            result.epochs = epoch
             if checkpoint is not None:
                 save_checkpoint(checkpoint, state.dump(epoch + 1, 0, run_key))
+            if _stop_requested(callbacks):
+                break
     result.seconds = time.perf_counter() - began
     return result
+
+
+def _stop_requested(callbacks) -> bool:
+    return any(getattr(callback, "should_stop", False) for callback in callbacks)
 
 
 def _check_labels(model: torch.nn.Module, labels: np.ndarray) -> None:
