@@ -9,7 +9,7 @@ from reidprune.export.manifest import read_manifest
 from reidprune.export.seed_lists import read_seed_lists
 from reidprune.scores.store import ScoreSet
 
-TRAIN = ["--preset", "cpu", "--size", "32x16", "--batch-size", "8", "--instances", "4", "-q"]
+TRAIN = ["--preset", "small", "--size", "32x16", "--batch-size", "8", "--instances", "4", "-q"]
 
 
 def invoke(*args):
