@@ -107,7 +107,7 @@ def _train_config(layout: str, opts: dict, scoring: bool):
     preset, mode, device, size = opts["preset"], opts["mode"], opts["device"], opts["size"]
     base, preset = preset_config(preset, scoring, resolve_device(device).type == "cuda")
     if mode is None:
-        mode = "classify" if layout in ("cifar100", "cub200") else "reid"
+        mode = "classify" if layout in ("cifar100", "cub200") else base.mode
     changes = {"mode": mode, "device": device, "amp": opts["amp"], "seed": opts["seed"], "weights": opts["weights"]}
     if opts["pretrained"] is not None:
         changes["pretrained"] = opts["pretrained"]
@@ -118,7 +118,7 @@ def _train_config(layout: str, opts: dict, scoring: bool):
         changes["pretrained"] = False  # the small CNN has no ImageNet weights
     if size is not None:
         changes["height"], changes["width"] = size
-    if mode == "classify":
+    if mode == "classify" and base.mode != "classify":  # CIFAR / CUB: plain CE
         changes.setdefault("label_smoothing", 0.0)
     return base.replace(**changes), preset
 
@@ -168,7 +168,7 @@ def synth(out, train_ids, test_ids, images_per_id, cameras, mislabel_rate, outli
 @click.argument("data", type=click.Path(exists=True, file_okay=False))
 @click.option("--out", "-o", type=click.Path(file_okay=False), required=True, help="Output folder.")
 @click.option("--method", "-m", "methods", multiple=True, default=("entropy",), show_default=True,
-              type=click.Choice(["entropy", "random", "el2n", "grand", "forgetting", "prototypes", "ma_loss",
+              type=click.Choice(["entropy", "entropy_knn", "random", "el2n", "grand", "forgetting", "prototypes", "ma_loss",
                                  "aum", "confident", "all"]),
               help="Scoring method(s); repeat the option for several (shared training runs are reused).")
 @click.option("--score-epochs", type=click.IntRange(1), default=None,

@@ -37,6 +37,7 @@ from reidprune.scores.entropy import entropy_scores, max_scores, predicted_label
 from reidprune.scores.forgetting import forgetting_scores
 from reidprune.scores.grand import grand_scores
 from reidprune.scores.ma_loss import ma_loss_scores
+from reidprune.scores.neighbours import combine, neighbour_votes
 from reidprune.scores.prototypes import prototype_scores
 from reidprune.scores.random import random_scores
 from reidprune.scores.store import MethodScores, ScoreSet
@@ -45,9 +46,9 @@ from reidprune.train.augment import normalize
 from reidprune.train.config import TrainConfig
 from reidprune.train.loop import fit, predict, resolve_device
 
-MAIN_RUN = ("entropy", "forgetting", "aum", "ma_loss", "prototypes")
+MAIN_RUN = ("entropy", "entropy_knn", "forgetting", "aum", "ma_loss", "prototypes")
 CE_RUNS = ("el2n", "grand")
-METHODS = ("entropy", "random", "el2n", "grand", "forgetting", "prototypes", "ma_loss", "aum", "confident")
+METHODS = ("entropy", "entropy_knn", "random", "el2n", "grand", "forgetting", "prototypes", "ma_loss", "aum", "confident")
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,9 @@ class ScoreOptions:
         or the model starts memorising the given labels, T being the cap (see
         :mod:`reidprune.pipeline.stopping`). Per-epoch diagnostics are recorded either way.
     stop_rule: the thresholds of the ``"auto"`` stop.
+    knn_k, knn_weight: ``entropy_knn`` (beyond the paper): the soft label mixed with the vote of
+        each sample's ``knn_k`` nearest neighbours in the scoring model's BNNeck embedding,
+        ``(1 - knn_weight) * soft + knn_weight * vote`` (see :mod:`reidprune.scores.neighbours`).
     """
 
     methods: tuple[str, ...] = ("entropy",)
@@ -85,6 +89,8 @@ class ScoreOptions:
     seed: int = 0
     stop: str = "fixed"
     stop_rule: StopRule = field(default_factory=StopRule)
+    knn_k: int | None = None  # None: half the median number of images per identity
+    knn_weight: float = 0.3
 
     def __post_init__(self):
         if self.stop not in ("fixed", "auto"):
@@ -126,13 +132,17 @@ def score_dataset(train: SampleTable, images: torch.Tensor, options: ScoreOption
     if "random" in methods:
         scores.add(MethodScores("random", random_scores(len(train), options.seed), {"seed": options.seed},
                                 {"epochs": 0, "seconds": 0.0, "runs": 0}))
-    if methods & set(MAIN_RUN) or _ce_rides_on_main(options, methods):
+    # AUM alone with flags: its threshold runs give every sample an AUM, no main run needed
+    aum_alone = methods & set(MAIN_RUN) == {"aum"} and options.aum_flags and not _ce_rides_on_main(options, methods)
+    if (methods & set(MAIN_RUN) and not aum_alone) or _ce_rides_on_main(options, methods):
         for result in _main_run(ctx, methods):
             scores.add(result)
     if methods & set(CE_RUNS) and not _ce_rides_on_main(options, methods):
         for result in _ce_runs(ctx, methods):
             scores.add(result)
-    if "aum" in methods and options.aum_flags:
+    if aum_alone:
+        scores.add(_aum_from_threshold_runs(ctx))
+    elif "aum" in methods and options.aum_flags:
         _add_aum_flags(ctx, scores["aum"])
     if "confident" in methods:
         scores.add(_confident(ctx))
@@ -181,8 +191,8 @@ def _main_run(ctx: _Context, methods: set[str]) -> list[MethodScores]:
     active = [h for name, h in hooks.items() if name in methods]
     callbacks = []
     monitor = None
-    if "entropy" in methods:
-        active.append(accuracy)
+    if methods & {"entropy", "entropy_knn"}:
+        active += [recorder, accuracy] if "entropy" not in methods else [accuracy]
         rule = opts.stop_rule if opts.stop == "auto" else None
         monitor = ScoringMonitor(recorder, accuracy, ctx.labels, rule, ends_training=opts.T == opts.train.epochs)
         callbacks.append(monitor)
@@ -201,11 +211,14 @@ def _main_run(ctx: _Context, methods: set[str]) -> list[MethodScores]:
             out.append(MethodScores("el2n", snapshot.el2n, params, cost))
         if "grand" in methods:
             out.append(MethodScores("grand", snapshot.grand, {**params, "parameters": "all"}, dict(cost)))
-    if "entropy" in methods:
+    if methods & {"entropy", "entropy_knn"}:
         result_entropy = _entropy_result(recorder, T, opts.every, {"epochs": T, "seconds": secs * T / E, **shared},
                                          ctx.labels)
         result_entropy.params.update(stopping_params(monitor, opts))
-        out.append(result_entropy)
+        if "entropy" in methods:
+            out.append(result_entropy)
+        if "entropy_knn" in methods:
+            out.append(_entropy_knn_result(ctx, model, result_entropy))
     if "forgetting" in methods:
         forgets, ever_correct = forgetting.forgets.cpu().numpy(), forgetting.ever_correct.cpu().numpy()
         out.append(MethodScores(
@@ -252,6 +265,28 @@ def _entropy_result(recorder: LogitRecorder, T: int, every: int, cost: dict, lab
         "entropy", importance, {"score_epochs": T, "every": every, "unrecorded": int((~recorded).sum())}, cost,
         {"mean_logits": mean.astype(np.float32), "predicted": np.where(recorded, predicted_labels(soft), labels),
          "max_score": np.where(recorded, max_scores(soft), np.nan), "visits": recorder.counts.cpu().numpy()})
+
+
+def _entropy_knn_result(ctx: _Context, model, ours: MethodScores) -> MethodScores:
+    """Our soft label mixed with a neighbour vote in the embedding of the model at the stop."""
+    opts, began = ctx.options, time.perf_counter()
+    mean = ours.extras["mean_logits"]
+    recorded = np.isfinite(mean).all(1)
+    soft = soft_labels(np.where(recorded[:, None], mean, 0.0))
+    _, embeddings = predict(model, ctx.images, opts.train.eval_batch_size, ctx.device)
+    k = opts.knn_k or max(1, int(np.median(np.bincount(ctx.labels, minlength=ctx.C))) // 2)
+    k = min(k, len(ctx.labels) - 1)
+    mixed = combine(soft, neighbour_votes(embeddings, ctx.labels, ctx.C, k=k), opts.knn_weight)
+    importance = entropy_scores(mixed)
+    if not recorded.all():
+        importance[~recorded] = importance[recorded].max() + 1.0
+    cost = dict(ours.cost, seconds=ours.cost["seconds"] + time.perf_counter() - began)
+    params = {k: v for k, v in ours.params.items() if k != "diagnostics"}
+    params.update({"knn_k": k, "knn_weight": opts.knn_weight, "feature": "bnneck"})
+    return MethodScores(
+        "entropy_knn", importance, params, cost,
+        {"soft_labels": mixed.astype(np.float32), "predicted": np.where(recorded, mixed.argmax(1), ctx.labels),
+         "max_score": np.where(recorded, mixed.max(1), np.nan)})
 
 
 class _CESnapshot:
@@ -301,8 +336,12 @@ def _ce_runs(ctx: _Context, methods: set[str]) -> list[MethodScores]:
     return out
 
 
-def _add_aum_flags(ctx: _Context, method: MethodScores) -> None:
-    """Two runs with disjoint threshold samples, so every sample gets a flag (Pleiss et al. 2020)."""
+def _aum_threshold_runs(ctx: _Context) -> tuple[np.ndarray, float, dict]:
+    """Two runs with disjoint threshold samples, so every sample gets a flag (Pleiss et al. 2020).
+
+    Returns each sample's AUM (from the run where it kept its own label), the threshold (99th
+    percentile of the threshold samples' AUM) and the runs' cost.
+    """
     opts, n = ctx.options, len(ctx.train)
     first_labels, first_mask = aum_mod.make_threshold_labels(ctx.labels, ctx.C, opts.seed)
     rng = np.random.default_rng(opts.seed + 1)
@@ -316,15 +355,28 @@ def _add_aum_flags(ctx: _Context, method: MethodScores) -> None:
         seconds += result.seconds
         values.append(tracker.aum().cpu().numpy())
         threshold_values.append(values[-1][mask])
-    # a sample's AUM comes from the run where it kept its own label
     aum_values = np.where(first_mask, values[1], values[0])
-    pooled = np.concatenate(threshold_values)
-    threshold = float(np.percentile(pooled, 99.0))
+    threshold = float(np.percentile(np.concatenate(threshold_values), 99.0))
+    return aum_values, threshold, {"epochs": 2 * opts.train.epochs, "seconds": seconds, "runs": 2}
+
+
+def _add_aum_flags(ctx: _Context, method: MethodScores) -> None:
+    aum_values, threshold, cost = _aum_threshold_runs(ctx)
     method.extras["threshold_aum"] = aum_values
     method.extras["mislabeled"] = aum_values <= threshold
     method.params["threshold"] = threshold
     method.params["threshold_percentile"] = 99.0
-    method.cost["threshold_runs"] = {"epochs": 2 * opts.train.epochs, "seconds": seconds, "runs": 2}
+    method.cost["threshold_runs"] = cost
+
+
+def _aum_from_threshold_runs(ctx: _Context) -> MethodScores:
+    aum_values, threshold, cost = _aum_threshold_runs(ctx)
+    return MethodScores(
+        "aum", aum_mod.aum_scores(aum_values),
+        {"epochs": ctx.options.train.epochs, "threshold": threshold, "threshold_percentile": 99.0,
+         "source": "threshold runs"},
+        dict(cost, threshold_runs=cost),
+        {"aum": aum_values, "threshold_aum": aum_values, "mislabeled": aum_values <= threshold})
 
 
 def _confident(ctx: _Context) -> MethodScores:

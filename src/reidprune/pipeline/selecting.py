@@ -27,8 +27,8 @@ class SelectOptions:
     ----------
     method: which scored method ranks the samples (``entropy`` = ours).
     fraction / count: how many samples to remove in total (outliers included); give one.
-    purify: remove outliers and relabel mislabeled samples (needs the ``entropy`` method's
-        soft labels; the paper's full pipeline).
+    purify: remove outliers and relabel mislabeled samples (the paper's full pipeline) with the
+        soft labels of ``method`` when it has them (``entropy_knn``), else of ``entropy``.
     delta: outlier threshold on max(soft label) (paper: 0.10).
     delta_relative: read ``delta`` as a multiple of chance 1/C instead.
     min_per_identity: never prune an identity below this many images.
@@ -74,12 +74,10 @@ def decide(scores: ScoreSet, options: SelectOptions) -> Decision:
     entropy, max_score, predicted = nan, nan, np.full(n, -1)
     mislabeled, outliers = np.zeros(n, bool), np.zeros(n, bool)
     warnings: list[str] = []
-    if "entropy" in scores.methods:
-        ours = scores["entropy"]
-        mean = ours.extras["mean_logits"].astype(np.float64)
-        recorded = np.isfinite(mean).all(1)  # unrecorded samples: no soft label, kept, never flagged
-        soft = soft_labels(np.where(recorded[:, None], mean, 0.0))
-        entropy = np.where(recorded, ours.importance, np.nan)
+    source = _soft_label_source(scores, options.method)
+    if source is not None:
+        soft, recorded = _soft_labels_of(scores[source])  # unrecorded samples: no soft label, kept, never flagged
+        entropy = np.where(recorded, scores[source].importance, np.nan)
         max_score = np.where(recorded, soft.max(1), np.nan)
         mislabeled, predicted = find_mislabeled(soft, scores.labels)
         mislabeled &= recorded
@@ -101,6 +99,25 @@ def decide(scores: ScoreSet, options: SelectOptions) -> Decision:
         min_per_identity=options.min_per_identity, class_balance=options.class_balance, seed=options.seed)
     warnings += report.warnings()
     return Decision(report, entropy, max_score, predicted, mislabeled, outliers, warnings)
+
+
+def _soft_label_source(scores: ScoreSet, method: str) -> str | None:
+    """Which scored method's soft labels purify: the ranking method's when it has them, else ours."""
+    for name in (method, "entropy"):
+        if name in scores.methods and {"soft_labels", "mean_logits"} & set(scores[name].extras):
+            return name
+    return None
+
+
+def _soft_labels_of(method) -> tuple[np.ndarray, np.ndarray]:
+    """(N x C soft labels, recorded mask) of a method that stores them or their mean logits."""
+    if "soft_labels" in method.extras:
+        soft = method.extras["soft_labels"].astype(np.float64)
+        recorded = np.isfinite(soft).all(1)
+        return np.where(recorded[:, None], soft, 1.0 / soft.shape[1]), recorded
+    mean = method.extras["mean_logits"].astype(np.float64)
+    recorded = np.isfinite(mean).all(1)
+    return soft_labels(np.where(recorded[:, None], mean, 0.0)), recorded
 
 
 def _check_outlier_fraction(outliers: np.ndarray, options: SelectOptions) -> None:
