@@ -37,7 +37,13 @@ def test_score_writes_scores_with_costs(scored):
     scores = ScoreSet.load(scored / "scores.npz")
     assert set(scores.methods) == {"entropy", "random"}
     assert len(scores.paths) == 48 and scores["entropy"].cost["epochs"] == 3
-    assert scores["entropy"].params == {"score_epochs": 3, "every": 1, "unrecorded": 0}
+    params = scores["entropy"].params
+    assert {k: params[k] for k in ("score_epochs", "every", "unrecorded")} == {"score_epochs": 3, "every": 1,
+                                                                               "unrecorded": 0}
+    # from scratch the stop is the paper's fixed T; diagnostics are recorded for every epoch
+    assert params["stop"] == "fixed" and params["stopped_at"] == 3 and params["epochs_saved"] == 0
+    assert [d["epoch"] for d in params["diagnostics"]] == [1, 2, 3]
+    assert scores.info["weights"]["source"] == "none"
     assert not (scored / "checkpoints").exists()  # removed once the scores are safe
 
 
