@@ -126,3 +126,40 @@ def test_samples_outside_a_sparse_window_are_kept_and_never_flagged():
     assert np.isnan(decision.entropy[unrecorded]).all()
     assert decision.selection.keep_mask[unrecorded].all()
     assert any("never recorded" in w for w in decision.warnings)
+
+
+def test_entropy_knn_mixes_the_soft_label_with_the_neighbour_vote(all_scores):
+    from reidprune.scores.entropy import entropy_scores, soft_labels
+
+    table, scores = all_scores
+    knn, ours = scores["entropy_knn"], scores["entropy"]
+    mixed = knn.extras["soft_labels"].astype(np.float64)
+    assert np.allclose(mixed.sum(1), 1, atol=1e-5)
+    # (1 - w) * soft + w * vote: every row stays within w of our soft label
+    soft = soft_labels(ours.extras["mean_logits"].astype(np.float64))
+    assert np.abs(mixed - soft).max() <= knn.params["knn_weight"] + 1e-5
+    k_default = max(1, int(np.median(np.bincount(table.label))) // 2)
+    assert knn.params["knn_k"] == k_default and knn.cost["epochs"] == ours.cost["epochs"]
+    assert np.allclose(knn.importance, entropy_scores(mixed), atol=1e-4)
+    # selection with entropy_knn purifies with its own soft labels
+    decision = decide(scores, SelectOptions(method="entropy_knn", fraction=0.2, max_outlier_fraction=1.0))
+    assert np.array_equal(decision.predicted, mixed.argmax(1))
+
+
+def test_aum_alone_needs_no_main_run():
+    table, images = tiny_world()
+    scores = score_dataset(table, images, ScoreOptions(("aum",), CONFIG.replace(epochs=4)), progress=False)
+    aum = scores["aum"]
+    assert aum.cost["runs"] == 2 and aum.cost["epochs"] == 8 and aum.params["source"] == "threshold runs"
+    assert aum.extras["mislabeled"].dtype == bool and len(aum.importance) == len(table)
+
+
+def test_adaptive_stop_ends_the_run_and_records_why():
+    from reidprune.pipeline.stopping import StopRule
+
+    table, images = tiny_world()
+    rule = StopRule(min_epochs=1, stable_spearman=0.01, stable_changes=0.99)  # stable at once
+    options = ScoreOptions(("entropy",), CONFIG.replace(epochs=5), stop="auto", stop_rule=rule)
+    ours = score_dataset(table, images, options, progress=False)["entropy"]
+    assert ours.params["stopped_at"] == 2 and ours.params["epochs_saved"] == 3 and ours.cost["epochs"] == 2
+    assert "stable" in ours.params["stop_reason"] and len(ours.params["diagnostics"]) == 2
