@@ -197,6 +197,7 @@ def _score(data, out, methods, score_epochs, every, models, folds, ma_decay, aum
            **train_opts):
     from reidprune.data.layouts import load_dataset
     from reidprune.pipeline.scoring import METHODS, ScoreOptions, score_dataset
+    from reidprune.train.config import PRESET_DELTA
 
     table = load_dataset(data, train_opts["layout"])
     config, preset = _train_config(table.layout, train_opts, scoring=True)
@@ -218,6 +219,7 @@ def _score(data, out, methods, score_epochs, every, models, folds, ma_decay, aum
     began = time.perf_counter()
     scores = score_dataset(train, images, options, workdir=out / "checkpoints", progress=not quiet)
     scores.info.update({"dataset": str(table.root), "layout": table.layout, "preset": preset,
+                        "delta": PRESET_DELTA.get(preset, 0.10),
                         "seconds": time.perf_counter() - began})
     scores.save(out / "scores.npz")
     shutil.rmtree(out / "checkpoints", ignore_errors=True)
@@ -257,8 +259,9 @@ def selection_options(func):
         click.option("--count", type=click.IntRange(0), default=None, help="Number of images to remove instead."),
         click.option("--purify/--no-purify", default=True, show_default=True,
                      help="Remove outliers and relabel mislabeled images (the paper's full pipeline)."),
-        click.option("--delta", type=click.FloatRange(0, 1, max_open=True), default=0.10, show_default=True,
-                     help="Outlier if max(soft label) <= delta (paper: 0.10)."),
+        click.option("--delta", type=click.FloatRange(0, 1, max_open=True), default=None,
+                     help="Outlier if max(soft label) <= delta. [default: the scoring preset's: 0.10 for paper "
+                          "and small (the paper's), 0.03 for cpu]"),
         click.option("--delta-chance", type=click.FloatRange(0, min_open=True), default=None,
                      help="Outlier if max(soft label) <= K / C (K times chance); overrides --delta. "
                           "Useful for models trained from scratch, whose soft labels are flat."),
@@ -316,6 +319,8 @@ def _prune(table, train, scores, out, method, fraction, count, purify, delta, de
         fraction = 0.3
     if fraction is not None and count is not None:
         raise ReidPruneError("give either --fraction or --count, not both")
+    if delta is None:
+        delta = float(scores.info.get("delta", 0.10))
     options = SelectOptions(method=method, fraction=fraction, count=count, purify=purify,
                             delta=delta_chance if delta_chance is not None else delta,
                             delta_relative=delta_chance is not None, min_per_identity=min_per_id,

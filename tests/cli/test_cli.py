@@ -128,3 +128,18 @@ def test_implausibly_many_outliers_stop_unless_accepted(world, scored, tmp_path)
     assert not (tmp_path / "a" / "manifest.csv").exists()
     result = CliRunner().invoke(main, [*args, "--out", str(tmp_path / "b"), "--max-outlier-fraction", "1"])
     assert result.exit_code == 0 and "outliers alone exceed" in result.output
+
+
+def test_prune_takes_delta_from_the_scoring_preset_unless_given(world, scored, tmp_path):
+    import json
+
+    scores = ScoreSet.load(scored / "scores.npz")
+    assert scores.info["preset"] == "small" and scores.info["delta"] == 0.10  # the paper's, from scratch
+    scores.info["delta"] = 0.03  # what the cpu preset records
+    scores.save(tmp_path / "scores.npz")
+    for extra, expected in (((), 0.03), (("--delta", "0.2"), 0.2)):
+        out = tmp_path / f"p{expected}"
+        result = invoke("prune", world, "--scores", tmp_path / "scores.npz", "--out", out,
+                        "--max-outlier-fraction", 1, *extra)
+        assert result.exit_code == 0, result.output
+        assert json.loads((out / "selection.json").read_text())["options"]["delta"] == expected
