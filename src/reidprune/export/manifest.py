@@ -31,6 +31,7 @@ import numpy as np
 from reidprune.atomic import write_text
 from reidprune.data.table import SampleTable
 from reidprune.errors import ReidPruneError
+from reidprune.validation import as_labels
 from reidprune.select.selection import STATUSES, Selection
 
 HEADER = ("index", "path", "original_id", "camera", "assigned_label", "corrected_id",
@@ -111,13 +112,10 @@ def write_manifest(path: str | os.PathLike, table: SampleTable, selection: Selec
     _check_training_table(table, selection)
     entropy = _optional_floats(entropy, n, "entropy")
     max_score = _optional_floats(max_score, n, "max_score")
-    labels = np.asarray(selection.labels, dtype=np.int64)
-    assigned = np.asarray(selection.assigned, dtype=np.int64)
-    for name, values in (("selection.labels", labels), ("selection.assigned", assigned)):
-        if n and (values.min() < 0 or values.max() >= table.num_classes):
-            raise ReidPruneError(f"{name} must lie in 0..{table.num_classes - 1}, got "
-                                 f"{values.min()}..{values.max()}; was the selection made on "
-                                 "this table?")
+    labels, assigned = (as_labels(np.asarray(values, dtype=np.int64), n, table.num_classes, name,
+                                  per="one per training row; was the selection made on this table?")
+                        for name, values in (("selection.labels", selection.labels),
+                                             ("selection.assigned", selection.assigned)))
     corrected = table.classes[labels] if n else np.zeros(0, dtype=np.int64)
     rel = [PurePosixPath(Path(p)).as_posix() for p in table.relative_paths()]
     broken = next((p for p in rel if "\r" in p or "\n" in p), None)

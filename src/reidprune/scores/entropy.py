@@ -94,5 +94,41 @@ def max_scores(soft_labels: np.ndarray) -> np.ndarray:
     return validate_soft_labels(soft_labels).max(axis=1)
 
 
+def soft_label_statistics(mean_logits: np.ndarray, labels: np.ndarray
+                          ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Everything selection needs from the mean logits, computed once at scoring time.
+
+    Samples whose row is not finite (never recorded in the accumulation window, possible
+    with ``every > 1``) have no soft label: they get the highest importance (kept), their
+    own label as the prediction and NaN as the max score (never an outlier).
+
+    Parameters
+    ----------
+    mean_logits:
+        ``(N, C)`` mean logits, NaN rows for unrecorded samples.
+    labels:
+        ``(N,)`` assigned training labels (the prediction of unrecorded samples).
+
+    Returns
+    -------
+    recorded:
+        ``(N,)`` bool, True where the sample has a soft label.
+    importance:
+        ``(N,)`` entropy in bits (Eq. 2); unrecorded samples get the recorded maximum + 1.
+    predicted:
+        ``(N,)`` int64 argmax of the soft label, the assigned label where unrecorded.
+    max_score:
+        ``(N,)`` float64 highest soft-label score, NaN where unrecorded.
+    """
+    mean = np.asarray(mean_logits)
+    recorded = np.isfinite(mean).all(1)
+    soft = soft_labels(np.where(recorded[:, None], mean, 0.0))
+    importance = entropy_scores(soft)
+    if not recorded.all():
+        importance[~recorded] = importance[recorded].max() + 1.0
+    predicted = np.where(recorded, predicted_labels(soft), labels)
+    return recorded, importance, predicted, np.where(recorded, max_scores(soft), np.nan)
+
+
 #: Soft labels are probability rows; the check lives in :mod:`reidprune.validation`.
 validate_soft_labels = as_probabilities
