@@ -31,8 +31,8 @@ import numpy as np
 from reidprune.atomic import write_text
 from reidprune.data.table import SampleTable
 from reidprune.errors import ReidPruneError
-from reidprune.validation import as_labels
 from reidprune.select.selection import STATUSES, Selection
+from reidprune.validation import as_labels, relative_path
 
 HEADER = ("index", "path", "original_id", "camera", "assigned_label", "corrected_id",
           "entropy", "max_score", "status")
@@ -327,3 +327,24 @@ def check_manifest_matches(manifest: Manifest, table: SampleTable) -> None:
         raise ReidPruneError(f"{where} lists the training images under {table.root} in another "
                              f"order (first: {', '.join(moved)}); scores are index-aligned, "
                              "regenerate the manifest")
+
+
+def resolve_sources(manifest: Manifest, root: Path) -> list[Path]:
+    """Absolute source of every manifest row, refusing any that leaves ``root``.
+
+    Absolute paths, ``..`` components and paths whose resolved location (symlinks followed)
+    leaves ``root`` (resolved) are a :class:`ReidPruneError` naming the manifest line.
+    """
+    sources = []
+    for i, rel in enumerate(manifest.path.tolist()):
+        where = f"{manifest.source}, line {int(manifest.line[i])}"
+        relative_path(rel, where)
+        try:
+            resolved = (root / rel).resolve()
+        except (OSError, RuntimeError) as exc:  # symlink loops
+            raise ReidPruneError(f"{where}: cannot resolve {rel!r} ({exc})") from exc
+        if not resolved.is_relative_to(root):
+            raise ReidPruneError(f"{where}: {rel!r} leads to {resolved}, outside the dataset "
+                                 f"root {root} (through a symlink); refusing to read it")
+        sources.append(resolved)
+    return sources

@@ -25,8 +25,8 @@ import numpy as np
 from reidprune.atomic import atomic_path
 from reidprune.data.safe_pickle import safe_load_pickle
 from reidprune.errors import ReidPruneError
-from reidprune.validation import as_bool_mask, is_absolute_path
 from reidprune.select.prune import ranking_most_difficult_first
+from reidprune.validation import as_bool_mask, is_absolute_path
 
 FPATH_LIST = "fpath_list.npy"
 RANKING_LIST = "Ranking_list.npy"
