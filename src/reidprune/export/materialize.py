@@ -193,8 +193,8 @@ def materialize_from_manifest(manifest_path: str | os.PathLike,
     out_dir:
         The folder to create (same rules as :func:`materialize`).
     layout:
-        Output layout (``market1501``, ``veri776``, ``msmt17``, ``folders``, ...). ``None``
-        recognises it from the root the way the loaders do
+        Output layout (``market1501``, ``veri776``, ``msmt17``, ``folders``, ...). ``None`` or
+        ``"auto"`` recognises it from the root the way the loaders do
         (:func:`reidprune.data.layouts.detect_layout`).
     link, overwrite:
         As in :func:`materialize`.
@@ -210,7 +210,7 @@ def materialize_from_manifest(manifest_path: str | os.PathLike,
         raise ReidPruneError(f"dataset root {root} is not a folder; give the folder the "
                              "manifest's paths are relative to")
     root = root.resolve()
-    layout = layout or detect_layout(root)
+    layout = detect_layout(root) if layout in (None, "auto") else layout
     rows = CopyRows(source=resolve_sources(manifest, root), rel=manifest.path.tolist(),
                  pid=manifest.original_id, corrected=manifest.corrected_id,
                  status=manifest.status, origin=str(manifest_path), line=manifest.line)

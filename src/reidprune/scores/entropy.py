@@ -79,17 +79,9 @@ def predicted_labels(soft_labels: np.ndarray) -> np.ndarray:
 
 
 def max_scores(soft_labels: np.ndarray) -> np.ndarray:
-    """The highest class score of each soft label (the outlier test compares it with delta).
+    """The highest class score of each ``(N, C)`` soft label: ``(N,)`` float64 in ``[1/C, 1]``.
 
-    Parameters
-    ----------
-    soft_labels:
-        ``(N, C)`` array of probabilities, as for :func:`entropy_scores`.
-
-    Returns
-    -------
-    np.ndarray
-        ``(N,)`` float64 values in ``[1/C, 1]``.
+    The outlier test compares it with delta; input as for :func:`entropy_scores`.
     """
     return validate_soft_labels(soft_labels).max(axis=1)
 

@@ -180,16 +180,7 @@ def read_dataset(root: str | os.PathLike, layout: str = "auto", **options) -> Lo
 
 
 def load_dataset(root: str | os.PathLike, layout: str = "auto", **options) -> SampleTable:
-    """Load a dataset folder as a :class:`SampleTable`.
-
-    Parameters
-    ----------
-    root:
-        Dataset folder.
-    layout:
-        ``"auto"`` (detect from the folder's contents) or a name or alias from :data:`LAYOUTS`.
-    **options:
-        Parser options (see :func:`read_dataset`).
+    """Load a dataset folder as a :class:`SampleTable` (arguments as for :func:`read_dataset`).
 
     Returns
     -------

@@ -190,7 +190,13 @@ class CopyRows:
 
 
 class CopyPlan(Protocol):
-    """What a copy planner may do: claim output files, write texts and count what it did."""
+    """What a copy planner may do: claim output files, write texts and count what it did.
+
+    A layout's planner is ``plan_copy(plan, rows, root, evaluation)``: ``plan`` this object,
+    ``rows`` the :class:`CopyRows` to write, ``root`` the source dataset root and
+    ``evaluation`` the dataset's non-training rows (a SampleTable; layouts that link their
+    evaluation folders from disk ignore it, and it is None for a copy made from a manifest).
+    """
 
     texts: dict[str, str]  # output path -> text written there (list files)
     renamed: int

@@ -131,17 +131,8 @@ def images_under(folder: Path) -> list[str]:
 
 
 def plan_folders_copy(plan: CopyPlan, rows: CopyRows, root: Path, evaluation=None) -> None:
-    """Plan a folders-layout copy of a folders dataset (see the module docstring).
-
-    Parameters
-    ----------
-    plan, rows:
-        The copy being planned and its training rows.
-    root:
-        The source dataset root.
-    evaluation:
-        Unused: the split form's ``query/`` and ``gallery/`` are linked whole.
-    """
+    """Plan a folders-layout copy of a folders dataset (see the module docstring and
+    :class:`~reidprune.data.layouts.base.CopyPlan` for the arguments)."""
     depth = 2 if is_split_form(root) else 1  # leading path components naming the identity
     folder_of = _identity_folders(rows, depth)
     intended = {}

@@ -184,16 +184,7 @@ def plan_named_train_copy(plan: CopyPlan, rows: CopyRows, folder: str) -> dict[i
 
 
 def plan_market_copy(plan: CopyPlan, rows: CopyRows, root: Path, evaluation=None) -> None:
-    """Plan a Market-1501 copy: renamed training images, evaluation folders linked unchanged.
-
-    Parameters
-    ----------
-    plan, rows:
-        The copy being planned and its training rows.
-    root:
-        The source dataset root.
-    evaluation:
-        Unused: the evaluation images are linked from their folders as the dataset has them.
-    """
+    """Plan a Market-1501 copy (see the module docstring and
+    :class:`~reidprune.data.layouts.base.CopyPlan` for the arguments)."""
     plan_named_train_copy(plan, rows, MARKET_FOLDERS[0][0])
     plan_eval_folders(plan, root, tuple(folder for folder, split in MARKET_FOLDERS if split != "train"))

@@ -127,17 +127,8 @@ def parse_list_line(line: str, root: Path, image_folder: str, where: str) -> tup
 
 
 def plan_msmt17_copy(plan: CopyPlan, rows: CopyRows, root: Path, evaluation=None) -> None:
-    """Plan an MSMT17 copy (see the module docstring).
-
-    Parameters
-    ----------
-    plan, rows:
-        The copy being planned and its training rows.
-    root:
-        The source dataset root.
-    evaluation:
-        Unused: the evaluation images are linked from their folders.
-    """
+    """Plan an MSMT17 copy (see the module docstring and
+    :class:`~reidprune.data.layouts.base.CopyPlan` for the arguments)."""
     listed = listed_paths(root / "list_train.txt")
     lines = []
     for i in np.flatnonzero(rows.keep).tolist():

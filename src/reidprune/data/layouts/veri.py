@@ -46,7 +46,8 @@ def load_veri(root: str | os.PathLike, *, pattern: str = VERI_PATTERN,
 
 
 def plan_veri_copy(plan: CopyPlan, rows: CopyRows, root: Path, evaluation=None) -> None:
-    """Plan a VeRi-776 copy (see the module docstring); arguments as for Market-1501's planner."""
+    """Plan a VeRi-776 copy (see the module docstring and
+    :class:`~reidprune.data.layouts.base.CopyPlan` for the arguments)."""
     final = plan_named_train_copy(plan, rows, VERI_FOLDERS[0][0])
     plan.texts["name_train.txt"] = "".join(posixpath.basename(path) + "\n" for path in final.values())
     plan_eval_folders(plan, root, tuple(folder for folder, split in VERI_FOLDERS if split != "train"))
