@@ -18,6 +18,7 @@ from tqdm import tqdm
 from reidprune.data.layouts.base import SkippedFilesWarning
 from reidprune.data.table import SampleTable
 from reidprune.errors import ReidPruneError
+from reidprune.validation import check_int
 
 DEFAULT_MAX_WORKERS = 8
 
@@ -169,19 +170,17 @@ def check_size(size) -> tuple[int, int]:
         height, width = size
     except (TypeError, ValueError):
         raise ReidPruneError(f"size must be (height, width), got {size!r}") from None
-    for value in (height, width):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ReidPruneError(f"size must be two positive integers (height, width), got {size!r}")
-    return int(height), int(width)
+    try:
+        return check_int(height, "height", minimum=1), check_int(width, "width", minimum=1)
+    except ReidPruneError:
+        raise ReidPruneError(f"size must be two positive integers (height, width), got {size!r}") from None
 
 
 def check_workers(workers: int | None) -> int:
     """Number of decoding threads: ``workers`` validated, or the default."""
     if workers is None:
         return min(DEFAULT_MAX_WORKERS, os.cpu_count() or 1)
-    if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 1:
-        raise ReidPruneError(f"workers must be a positive integer or None, got {workers!r}")
-    return int(workers)
+    return check_int(workers, "workers", minimum=1)
 
 
 def check_pixels(table: SampleTable) -> None:

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from reidprune.errors import ReidPruneError
+from reidprune.validation import check_int
 
 JUNK_PID = -1
 
@@ -160,11 +161,6 @@ def _check_ids(values, name: str, length: int, length_name: str) -> np.ndarray:
     return array.astype(np.int64, copy=False)
 
 
-def _check_positive_int(value, name: str) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ReidPruneError(f"{name} must be a positive integer, got {value!r}")
-
-
 def _check_distmat(distmat) -> np.ndarray:
     array = _to_numpy(distmat)
     if array.ndim != 2:
@@ -298,8 +294,8 @@ def evaluate_reid(
     gallery_camids = _check_ids(
         gallery_camids, "gallery_camids", num_gallery, "the number of distmat columns"
     )
-    _check_positive_int(max_rank, "max_rank")
-    _check_positive_int(chunk_size, "chunk_size")
+    check_int(max_rank, "max_rank", minimum=1)
+    check_int(chunk_size, "chunk_size", minimum=1)
 
     kept = gallery_pids != JUNK_PID
     has_junk = not kept.all()

@@ -30,10 +30,11 @@ from reidprune.dynamics.recorder import LogitRecorder
 from reidprune.dynamics.trackers import AUMTracker, ForgettingTracker, LossEMATracker
 from reidprune.errors import ReidPruneError
 from reidprune.models.reid import build_model
+from reidprune.pipeline.stopping import EpochAccuracy, ScoringMonitor, StopRule
 from reidprune.scores import aum as aum_mod
 from reidprune.scores.confident import confident_learning_issues, kfold_indices
 from reidprune.scores.el2n import average_over_models, el2n_scores
-from reidprune.scores.entropy import entropy_scores, max_scores, predicted_labels, soft_labels
+from reidprune.scores.entropy import entropy_scores, soft_label_statistics, soft_labels
 from reidprune.scores.forgetting import forgetting_scores
 from reidprune.scores.grand import grand_scores
 from reidprune.scores.ma_loss import ma_loss_scores
@@ -41,7 +42,6 @@ from reidprune.scores.neighbours import combine, neighbour_votes
 from reidprune.scores.prototypes import prototype_scores
 from reidprune.scores.random import random_scores
 from reidprune.scores.store import MethodScores, ScoreSet
-from reidprune.pipeline.stopping import EpochAccuracy, ScoringMonitor, StopRule
 from reidprune.train.augment import normalize
 from reidprune.train.config import TrainConfig
 from reidprune.train.loop import fit, predict, resolve_device
@@ -256,15 +256,11 @@ def _entropy_result(recorder: LogitRecorder, T: int, every: int, cost: dict, lab
     """Our score. Samples the window never recorded (possible with ``every > 1``: one P x K epoch
     skips a few) have no soft label: they are kept (highest importance) and never flagged."""
     mean = recorder.mean_logits(allow_missing=True).numpy()
-    recorded = np.isfinite(mean).all(1)
-    soft = soft_labels(np.where(recorded[:, None], mean, 0.0))
-    importance = entropy_scores(soft)
-    if not recorded.all():
-        importance[~recorded] = importance[recorded].max() + 1.0
+    recorded, importance, predicted, max_score = soft_label_statistics(mean, labels)
     return MethodScores(
         "entropy", importance, {"score_epochs": T, "every": every, "unrecorded": int((~recorded).sum())}, cost,
-        {"mean_logits": mean.astype(np.float32), "predicted": np.where(recorded, predicted_labels(soft), labels),
-         "max_score": np.where(recorded, max_scores(soft), np.nan), "visits": recorder.counts.cpu().numpy()})
+        {"mean_logits": mean.astype(np.float32), "predicted": predicted, "max_score": max_score,
+         "visits": recorder.counts.cpu().numpy()})
 
 
 def _entropy_knn_result(ctx: _Context, model, ours: MethodScores) -> MethodScores:

@@ -12,10 +12,10 @@ from reidprune.data.table import SampleTable
 from reidprune.errors import ReidPruneError
 from reidprune.export.manifest import write_manifest
 from reidprune.export.seed_lists import write_seed_lists
-from reidprune.scores.entropy import soft_labels
-from reidprune.scores.store import ScoreSet
+from reidprune.scores.entropy import soft_label_statistics
+from reidprune.scores.store import MethodScores, ScoreSet
 from reidprune.select.prune import SelectionReport, select_with_report
-from reidprune.select.purify import find_mislabeled, find_outliers, outlier_fraction_warning
+from reidprune.select.purify import outlier_fraction_warning, outlier_threshold
 from reidprune.select.selection import Selection
 
 
@@ -75,14 +75,13 @@ def decide(scores: ScoreSet, options: SelectOptions) -> Decision:
     mislabeled, outliers = np.zeros(n, bool), np.zeros(n, bool)
     warnings: list[str] = []
     source = _soft_label_source(scores, options.method)
-    if source is not None:
-        soft, recorded = _soft_labels_of(scores[source])  # unrecorded samples: no soft label, kept, never flagged
-        entropy = np.where(recorded, scores[source].importance, np.nan)
-        max_score = np.where(recorded, soft.max(1), np.nan)
-        mislabeled, predicted = find_mislabeled(soft, scores.labels)
-        mislabeled &= recorded
-        predicted = np.where(recorded, predicted, scores.labels)
-        outliers = find_outliers(soft, options.delta, options.delta_relative) & recorded
+    if source is not None:  # unrecorded samples: no soft label, kept, never flagged
+        ours = scores[source]
+        recorded, predicted, max_score = _soft_label_extras(ours, scores.labels)
+        entropy = np.where(recorded, ours.importance, np.nan)
+        mislabeled = recorded & (predicted != scores.labels)
+        threshold = outlier_threshold(_num_classes(ours), options.delta, options.delta_relative)
+        outliers = recorded & (np.where(recorded, max_score, np.inf) <= threshold)
         if not recorded.all():
             warnings.append(f"{int((~recorded).sum())} samples were never recorded in the accumulation window "
                             "(--every > 1); they are kept and not flagged")
@@ -109,15 +108,19 @@ def _soft_label_source(scores: ScoreSet, method: str) -> str | None:
     return None
 
 
-def _soft_labels_of(method) -> tuple[np.ndarray, np.ndarray]:
-    """(N x C soft labels, recorded mask) of a method that stores them or their mean logits."""
-    if "soft_labels" in method.extras:
-        soft = method.extras["soft_labels"].astype(np.float64)
-        recorded = np.isfinite(soft).all(1)
-        return np.where(recorded[:, None], soft, 1.0 / soft.shape[1]), recorded
-    mean = method.extras["mean_logits"].astype(np.float64)
-    recorded = np.isfinite(mean).all(1)
-    return soft_labels(np.where(recorded[:, None], mean, 0.0)), recorded
+def _num_classes(method: MethodScores) -> int:
+    return (method.extras["soft_labels"] if "soft_labels" in method.extras else method.extras["mean_logits"]).shape[1]
+
+
+def _soft_label_extras(ours: MethodScores, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(recorded, predicted, max_score)`` as the scoring run stored them; score files written
+    before those extras existed get them computed from the stored mean logits."""
+    if "predicted" in ours.extras and "max_score" in ours.extras:
+        max_score = ours.extras["max_score"].astype(np.float64)
+        recorded = np.isfinite(max_score)
+        return recorded, np.where(recorded, ours.extras["predicted"], labels).astype(np.int64), max_score
+    recorded, _, predicted, max_score = soft_label_statistics(ours.extras["mean_logits"].astype(np.float64), labels)
+    return recorded, predicted, max_score
 
 
 def _check_outlier_fraction(outliers: np.ndarray, options: SelectOptions) -> None:

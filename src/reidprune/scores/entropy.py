@@ -15,11 +15,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from reidprune.errors import ReidPruneError
+from reidprune.validation import ROW_SUM_TOLERANCE, as_matrix, as_probabilities, softmax
 
-#: How far a soft-label row may sum from 1. Loose enough for float32 softmax output over
-#: a thousand classes, tight enough to catch logits passed where probabilities belong.
-ROW_SUM_TOLERANCE = 1e-4
+__all__ = ["ROW_SUM_TOLERANCE", "entropy_scores", "max_scores", "predicted_labels", "soft_labels",
+           "validate_soft_labels"]
 
 
 def soft_labels(mean_logits: np.ndarray) -> np.ndarray:
@@ -38,10 +37,7 @@ def soft_labels(mean_logits: np.ndarray) -> np.ndarray:
         subtracting each row's maximum before exponentiating, so large logits do not
         overflow.
     """
-    logits = _as_2d_float(mean_logits, "mean logits")
-    shifted = logits - logits.max(axis=1, keepdims=True)
-    weights = np.exp(shifted)
-    return weights / weights.sum(axis=1, keepdims=True)
+    return softmax(as_matrix(mean_logits, "mean logits"))
 
 
 def entropy_scores(soft_labels: np.ndarray) -> np.ndarray:
@@ -83,66 +79,48 @@ def predicted_labels(soft_labels: np.ndarray) -> np.ndarray:
 
 
 def max_scores(soft_labels: np.ndarray) -> np.ndarray:
-    """The highest class score of each soft label (the outlier test compares it with delta).
+    """The highest class score of each ``(N, C)`` soft label: ``(N,)`` float64 in ``[1/C, 1]``.
 
-    Parameters
-    ----------
-    soft_labels:
-        ``(N, C)`` array of probabilities, as for :func:`entropy_scores`.
-
-    Returns
-    -------
-    np.ndarray
-        ``(N,)`` float64 values in ``[1/C, 1]``.
+    The outlier test compares it with delta; input as for :func:`entropy_scores`.
     """
     return validate_soft_labels(soft_labels).max(axis=1)
 
 
-def validate_soft_labels(soft_labels: np.ndarray, name: str = "soft labels") -> np.ndarray:
-    """Check that ``soft_labels`` holds probability rows and return it as float64.
+def soft_label_statistics(mean_logits: np.ndarray, labels: np.ndarray
+                          ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Everything selection needs from the mean logits, computed once at scoring time.
+
+    Samples whose row is not finite (never recorded in the accumulation window, possible
+    with ``every > 1``) have no soft label: they get the highest importance (kept), their
+    own label as the prediction and NaN as the max score (never an outlier).
 
     Parameters
     ----------
-    soft_labels:
-        Candidate ``(N, C)`` array.
-    name:
-        What to call the array in error messages.
+    mean_logits:
+        ``(N, C)`` mean logits, NaN rows for unrecorded samples.
+    labels:
+        ``(N,)`` assigned training labels (the prediction of unrecorded samples).
 
     Returns
     -------
-    np.ndarray
-        The same values as a float64 ``(N, C)`` array.
-
-    Raises
-    ------
-    ReidPruneError
-        If it is not 2-D, has no classes, holds non-finite or negative values, or a row
-        does not sum to 1 within ``ROW_SUM_TOLERANCE``.
+    recorded:
+        ``(N,)`` bool, True where the sample has a soft label.
+    importance:
+        ``(N,)`` entropy in bits (Eq. 2); unrecorded samples get the recorded maximum + 1.
+    predicted:
+        ``(N,)`` int64 argmax of the soft label, the assigned label where unrecorded.
+    max_score:
+        ``(N,)`` float64 highest soft-label score, NaN where unrecorded.
     """
-    probs = _as_2d_float(soft_labels, name)
-    if (probs < 0).any():
-        row = int(np.flatnonzero((probs < 0).any(axis=1))[0])
-        raise ReidPruneError(f"{name} must be non-negative, row {row} has a negative value; "
-                             "pass probabilities (softmax output), not logits")
-    sums = probs.sum(axis=1)
-    bad = np.flatnonzero(np.abs(sums - 1.0) > ROW_SUM_TOLERANCE)
-    if len(bad):
-        raise ReidPruneError(f"{name} rows must sum to 1, row {int(bad[0])} sums to "
-                             f"{sums[bad[0]]:.6g}; pass probabilities (softmax output), not logits")
-    return probs
+    mean = np.asarray(mean_logits)
+    recorded = np.isfinite(mean).all(1)
+    soft = soft_labels(np.where(recorded[:, None], mean, 0.0))
+    importance = entropy_scores(soft)
+    if not recorded.all():
+        importance[~recorded] = importance[recorded].max() + 1.0
+    predicted = np.where(recorded, predicted_labels(soft), labels)
+    return recorded, importance, predicted, np.where(recorded, max_scores(soft), np.nan)
 
 
-def _as_2d_float(values: np.ndarray, name: str) -> np.ndarray:
-    try:
-        array = np.asarray(values, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise ReidPruneError(f"{name} must be a numeric (N, C) array: {exc}") from exc
-    if array.ndim != 2:
-        raise ReidPruneError(f"{name} must be a 2-D (N, C) array, got shape {array.shape}")
-    if array.shape[1] == 0:
-        raise ReidPruneError(f"{name} must have at least one class column, got shape {array.shape}")
-    if not np.isfinite(array).all():
-        row = int(np.flatnonzero(~np.isfinite(array).all(axis=1))[0])
-        raise ReidPruneError(f"{name} must be finite, row {row} holds NaN or inf; "
-                             "check the training run that recorded them")
-    return array
+#: Soft labels are probability rows; the check lives in :mod:`reidprune.validation`.
+validate_soft_labels = as_probabilities
