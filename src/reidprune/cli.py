@@ -294,7 +294,7 @@ def _prune(table, train, scores, out, method, fraction, count, purify, delta, de
     decision = decide(scores, options)
     for message in decision.warnings:
         click.echo(f"warning: {message}", err=True)
-    files = export_decision(out, train, scores, decision, options)
+    files = export_decision(out, train, scores, decision, options, eval_table=table)
     counts = decision.selection.counts()
     click.echo(f"{len(train)} training images: kept {counts['kept']}, relabelled {counts['relabelled']}, "
                f"pruned {counts['pruned']}, outliers {counts['outlier']} "
