@@ -33,9 +33,9 @@ class Classifier(pl.LightningModule):
 
 def main(epochs=2, model=None, seed=0):
     """Fit on the toy set; returns (importance, recorder, forgetting tracker)."""
-    pl.seed_everything(seed, verbose=False)
+    torch.manual_seed(seed)
     dataset, num_ids = toy_dataset(num_ids=4), 4
-    model = model or Classifier(num_ids)
+    model = model if model is not None else Classifier(num_ids)
     # recipe:start
     from reidprune.dynamics.lightning import RecorderCallback
     from reidprune.dynamics.recorder import LogitRecorder
