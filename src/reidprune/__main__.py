@@ -1,4 +1,4 @@
-"""``python -m reidprune`` (also what ``torchrun -m reidprune`` runs)."""
+"""``python -m reidprune`` runs the command line."""
 from reidprune.cli import main
 
 if __name__ == "__main__":

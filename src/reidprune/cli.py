@@ -9,7 +9,6 @@ from dataclasses import asdict
 from pathlib import Path
 
 import click
-import numpy as np
 
 from reidprune import __version__
 from reidprune.errors import ReidPruneError
@@ -125,6 +124,8 @@ def _train_config(layout: str, opts: dict, scoring: bool):
 
 def _load(table, size, skip_bad: bool, quiet: bool):
     """A table's training rows and their images decoded at the input size."""
+    import numpy as np
+
     from reidprune.data.images import load_images
 
     train = table.split_table("train")
@@ -304,6 +305,8 @@ def prune(data, scores_path, out, method, layout, **sel):
 
 def _align_to_scores(train, scores):
     """The training rows the scores cover, in their order (rows skipped as unreadable at scoring)."""
+    import numpy as np
+
     paths = train.relative_paths()
     if len(scores.paths) < len(paths) and set(scores.paths.tolist()) <= set(paths.tolist()):
         position = {p: i for i, p in enumerate(paths.tolist())}
@@ -328,7 +331,7 @@ def _prune(table, train, scores, out, method, fraction, count, purify, delta, de
     decision = decide(scores, options)
     for message in decision.warnings:
         click.echo(f"warning: {message}", err=True)
-    files = export_decision(out, train, scores, decision, options)
+    files = export_decision(out, train, scores, decision, options, eval_table=table)
     counts = decision.selection.counts()
     click.echo(f"{len(train)} training images: kept {counts['kept']}, relabelled {counts['relabelled']}, "
                f"pruned {counts['pruned']}, outliers {counts['outlier']} "
@@ -408,6 +411,8 @@ def train(data, out, manifest, **train_opts):
 
 def _labels_from_manifest(rows, classes: np.ndarray, keep: np.ndarray) -> np.ndarray:
     """Training labels for a manifest's corrected ids; every kept id must be a training identity."""
+    import numpy as np
+
     known = np.isin(rows.corrected_id, classes)
     bad = np.flatnonzero(keep & ~known)
     if len(bad):
@@ -420,6 +425,8 @@ def _labels_from_manifest(rows, classes: np.ndarray, keep: np.ndarray) -> np.nda
 
 def _run_key(*parts) -> str:
     import hashlib
+
+    import numpy as np
 
     digest = hashlib.sha256()
     for part in parts:

@@ -57,6 +57,10 @@ def test_prune_writes_lists_manifest_and_a_materialised_copy(world, scored, tmp_
     assert removed == 12  # 25% of 48, no outliers at delta 0
     lists = read_seed_lists(out / "lists")
     assert len(lists["fpath_list"]) == 48
+    kept = [line.rsplit(" ", 2) for line in (out / "lists" / "train.txt").read_text().splitlines()]
+    assert [(p, int(i)) for p, i, _ in kept] == [
+        (p, int(i)) for p, i, k in zip(manifest.path, manifest.corrected_id, manifest.keep_mask) if k]
+    assert (out / "lists" / "query.txt").exists() and (out / "lists" / "gallery.txt").exists()
     kept_files = sorted((out / "dataset" / "bounding_box_train").iterdir())
     assert len(kept_files) == 36
     summary = json.loads((out / "selection.json").read_text())

@@ -13,11 +13,11 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
-from tqdm import tqdm
 
 from reidprune.data.layouts.base import SkippedFilesWarning
 from reidprune.data.table import SampleTable
 from reidprune.errors import ReidPruneError
+from reidprune.progress import progress as progress_bar
 from reidprune.validation import check_int
 
 DEFAULT_MAX_WORKERS = 8
@@ -108,7 +108,7 @@ def load_images(table: SampleTable, size: tuple[int, int], on_error: str = "rais
         Decoding threads (PIL releases the GIL while decoding); default
         ``min(8, os.cpu_count())``.
     progress:
-        Show a tqdm progress bar.
+        Show progress on stderr (a bar on a terminal, one line when redirected).
 
     Returns
     -------
@@ -140,7 +140,7 @@ def load_images(table: SampleTable, size: tuple[int, int], on_error: str = "rais
     errors = []
     pool = ThreadPoolExecutor(max_workers=workers)
     try:
-        with tqdm(total=len(table), disable=not progress, desc="decoding images", unit="img") as bar:
+        with progress_bar(desc="decoding images", total=len(table), unit="img", enabled=progress) as bar:
             for index, error in enumerate(pool.map(load_row, range(len(table)))):
                 bar.update(1)
                 if error is None:

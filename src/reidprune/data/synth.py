@@ -116,7 +116,7 @@ def generate_world(out_dir: str | os.PathLike, config: SynthConfig = SynthConfig
     config:
         Sizes, noise rates, seed (see :class:`SynthConfig`).
     progress:
-        Show a tqdm progress bar on stderr.
+        Show progress on stderr (a bar on a terminal, one line when redirected).
     overwrite:
         Replace a non-empty ``out_dir`` (the old content is removed only on success).
 
@@ -133,13 +133,12 @@ def generate_world(out_dir: str | os.PathLike, config: SynthConfig = SynthConfig
     plan = plan_world(config)
     rows = _ground_truth_rows(plan)
     scene = build_scene(config)
-    from tqdm import tqdm
+    from reidprune.progress import progress as progress_bar
 
     with atomic_path(out_dir, directory=True) as tmp:
         for folder in SPLIT_DIRS.values():
             (tmp / folder).mkdir()
-        for shot, row in tqdm(list(zip(plan, rows)), desc="synth", unit="img",
-                              disable=not progress):
+        for shot, row in progress_bar(list(zip(plan, rows)), desc="synth", unit="img", enabled=progress):
             Image.fromarray(render_shot(scene, shot)).save(
                 tmp / row["path"], format="JPEG", quality=config.jpeg_quality)
         _write_csv(tmp / GROUND_TRUTH_FILE, rows)

@@ -10,6 +10,7 @@ from reidprune import __version__
 from reidprune.atomic import write_json
 from reidprune.data.table import SampleTable
 from reidprune.errors import ReidPruneError
+from reidprune.export.id_lists import write_id_lists
 from reidprune.export.manifest import write_manifest
 from reidprune.export.seed_lists import write_seed_lists
 from reidprune.scores.entropy import soft_label_statistics
@@ -135,8 +136,12 @@ def _check_outlier_fraction(outliers: np.ndarray, options: SelectOptions) -> Non
 
 
 def export_decision(out_dir: str | Path, train: SampleTable, scores: ScoreSet, decision: Decision,
-                    options: SelectOptions) -> dict[str, Path]:
-    """Write the paper's three lists, the CSV manifest and a JSON summary into ``out_dir``."""
+                    options: SelectOptions, eval_table: SampleTable | None = None) -> dict[str, Path]:
+    """Write the paper's three lists, ``path pid camid`` lists, the CSV manifest and a JSON summary.
+
+    ``eval_table`` (the whole dataset table) adds query / gallery lists beside ``lists/train.txt``
+    (see :mod:`reidprune.export.id_lists`).
+    """
     out_dir = Path(out_dir)
     method = scores[options.method]
     predicted_ids = np.where(decision.predicted >= 0, train.classes[np.maximum(decision.predicted, 0)], -1)
@@ -144,6 +149,7 @@ def export_decision(out_dir: str | Path, train: SampleTable, scores: ScoreSet, d
     outliers = decision.outliers if options.purify else np.zeros(len(train), bool)
     files = write_seed_lists(out_dir / "lists", train.relative_paths(), method.importance, flagged,
                              predicted_ids, outliers)
+    files.update(write_id_lists(out_dir / "lists", train, decision.selection, eval_table))
     files["manifest"] = write_manifest(out_dir / "manifest.csv", train, decision.selection,
                                        decision.entropy, decision.max_score)
     summary = {

@@ -16,11 +16,11 @@ from typing import Protocol, Sequence
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from reidprune.dynamics.base import TrainingHook
 from reidprune.errors import ReidPruneError
 from reidprune.models.losses import batch_hard_triplet, cross_entropy
+from reidprune.progress import progress as progress_bar
 from reidprune.train.augment import augment, normalize, step_generator
 from reidprune.train.checkpoint import load_checkpoint, save_checkpoint
 from reidprune.train.config import TrainConfig
@@ -130,9 +130,9 @@ def fit(model: torch.nn.Module, images: torch.Tensor, labels: np.ndarray, config
             first = start_step if epoch == start_epoch else 0
             model.train()
             loss_sum = torch.zeros((), device=device)
-            bar = tqdm(range(first, len(batches)), desc=f"epoch {epoch}/{config.epochs}",
-                       disable=not progress, leave=False, unit="it")
-            for step in bar:
+            bar = progress_bar(desc=f"epoch {epoch}/{config.epochs}", total=len(batches) - first,
+                               enabled=progress)
+            for step in range(first, len(batches)):
                 idx = torch.as_tensor(batches[step], device=device)
                 gen = step_generator(config.seed, epoch, step)
                 x = augment(images[batches[step]], config.augment, gen).to(device, non_blocking=True)
@@ -148,6 +148,7 @@ def fit(model: torch.nn.Module, images: torch.Tensor, labels: np.ndarray, config
                     hook.update(idx, out[0].detach(), y)
                 loss_sum += loss.detach()
                 result.iterations += 1
+                bar.update(1)
                 if stop.requested or (checkpoint_every and (step + 1) % checkpoint_every == 0):
                     if checkpoint is not None:
                         save_checkpoint(checkpoint, state.dump(epoch, step + 1, run_key))
@@ -156,11 +157,13 @@ def fit(model: torch.nn.Module, images: torch.Tensor, labels: np.ndarray, config
                             f"interrupted at epoch {epoch}, step {step + 1}"
                             + (f"; checkpoint saved to {checkpoint}, run the same command to resume"
                                if checkpoint is not None else ""))
+            result.losses.append(float(loss_sum) / max(1, len(batches) - first))
+            bar.set_postfix(loss=result.losses[-1])
+            bar.close()
             for hook in hooks:
                 hook.end_epoch()
             for callback in callbacks:
                 callback.on_epoch_end(epoch, model)
-            result.losses.append(float(loss_sum) / max(1, len(batches) - first))
             result.epochs = epoch
             if checkpoint is not None:
                 save_checkpoint(checkpoint, state.dump(epoch + 1, 0, run_key))
@@ -276,8 +279,7 @@ def predict(model: torch.nn.Module, images: torch.Tensor, batch_size: int = 256,
     was_training = model.training
     model.eval().to(device)
     logits, embeds = [], []
-    for start in tqdm(range(0, len(images), batch_size), desc="predict", disable=not progress,
-                      leave=False, unit="batch"):
+    for start in progress_bar(range(0, len(images), batch_size), desc="predict", enabled=progress, unit="batch"):
         x = normalize(images[start:start + batch_size]).to(device, non_blocking=True)
         out = model(x)
         if isinstance(out, torch.Tensor):  # a plain classifier
