@@ -241,6 +241,8 @@ def selection_options(func):
                      help="Also write a pruned, corrected copy of the dataset (its own layout) here."),
         click.option("--link", type=click.Choice(["hardlink", "copy", "symlink"]), default="hardlink",
                      show_default=True, help="How --materialize places images."),
+        click.option("--decisions", type=click.Path(dir_okay=False), default=None,
+                     help="Apply a reviewer's decisions (OUT/review.sqlite written by `reidprune review`)."),
     ]
     for opt in reversed(opts):
         func = opt(func)
@@ -277,7 +279,7 @@ def _align_to_scores(train, scores):
 
 
 def _prune(table, train, scores, out, method, fraction, count, purify, delta, delta_chance, max_outlier_fraction,
-           min_per_id, class_balance, materialize, link):
+           min_per_id, class_balance, materialize, link, decisions=None):
     from reidprune.pipeline.selecting import SelectOptions, decide, export_decision
 
     if fraction is None and count is None:
@@ -287,10 +289,13 @@ def _prune(table, train, scores, out, method, fraction, count, purify, delta, de
     options = SelectOptions(method=method, fraction=fraction, count=count, purify=purify,
                             delta=delta_chance if delta_chance is not None else delta,
                             delta_relative=delta_chance is not None, min_per_identity=min_per_id,
-                            class_balance=class_balance, max_outlier_fraction=max_outlier_fraction)
+                            class_balance=class_balance, max_outlier_fraction=max_outlier_fraction,
+                            decisions=decisions)
     decision = decide(scores, options)
     for message in decision.warnings:
         click.echo(f"warning: {message}", err=True)
+    for message in decision.notes:
+        click.echo(message, err=True)
     files = export_decision(out, train, scores, decision, options)
     counts = decision.selection.counts()
     click.echo(f"{len(train)} training images: kept {counts['kept']}, relabelled {counts['relabelled']}, "
@@ -319,11 +324,11 @@ def _prune(table, train, scores, out, method, fraction, count, purify, delta, de
 @selection_options
 @training_options
 def run(data, out, score_epochs, fraction, count, purify, delta, delta_chance, max_outlier_fraction, min_per_id,
-        class_balance, materialize, link, **train_opts):
+        class_balance, materialize, link, decisions, **train_opts):
     """Score DATA with our method, then purify + prune + export, in one command."""
     table, train, _, scores = _score(data, out, ("entropy",), score_epochs, 1, 1, 5, 0.9, **train_opts)
     _prune(table, train, scores, out, "entropy", fraction, count, purify, delta, delta_chance,
-           max_outlier_fraction, min_per_id, class_balance, materialize, link)
+           max_outlier_fraction, min_per_id, class_balance, materialize, link, decisions)
 
 
 # ----------------------------------------------------------------------------- train / evaluate

@@ -1,0 +1,3 @@
+from reidprune.cli import main
+
+main()
