@@ -1,4 +1,4 @@
-"""The ``reidprune`` command line: synth | score | prune | run | train | evaluate | demo."""
+"""The ``reidprune`` command line: synth | score | prune | run | train | evaluate | report | review | demo."""
 from __future__ import annotations
 
 import json
@@ -428,29 +428,51 @@ def evaluate(data, model_path, layout, mode, device, quiet):
 @click.argument("folder", type=click.Path(exists=True, file_okay=False))
 @click.option("--data", type=click.Path(exists=True, file_okay=False), required=True,
               help="The dataset folder the manifest's paths are relative to.")
+@click.option("--scores", "scores_path", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="scores.npz the selection was made from (soft-label bars) [default: FOLDER/scores.npz if any].")
 @click.option("--delta", type=float, default=0.10, show_default=True, help="Outlier threshold to mark.")
 @click.option("--per-group", type=click.IntRange(1, 40), default=12, show_default=True,
               help="Images per row of the gallery.")
 @click.option("--seed", type=int, default=0, show_default=True)
-def report(folder, data, delta, per_group, seed):
+def report(folder, data, scores_path, delta, per_group, seed):
     """Pictures of what was flagged: FOLDER is a `prune` output (with manifest.csv).
 
-    Writes flagged.png (outliers, relabelled, pruned, hardest kept), identities.png (images of a
-    few identities from easy to hard, as the paper's appendix E) and scores.png (entropy and
-    max-score histograms by status).
+    Writes FOLDER/report/index.html (an offline HTML report: summary, histograms, outliers,
+    relabelled with their soft labels' top-3 identities, pruned easiest, hardest kept, every
+    identity from easy to hard), flagged.png, identities.png and scores.png.
     """
-    for path in write_report(Path(folder), Path(data), delta, per_group, seed):
+    for path in write_report(Path(folder), Path(data), delta, per_group, seed, scores_path):
         click.echo(f"wrote {path}")
 
 
-def write_report(folder: Path, data: Path, delta: float = 0.10, per_group: int = 12, seed: int = 0) -> list[Path]:
+def write_report(folder: Path, data: Path, delta: float = 0.10, per_group: int = 12, seed: int = 0,
+                 scores: str | None = None) -> list[Path]:
     from reidprune.export.manifest import read_manifest
     from reidprune.report.gallery import entropy_histogram, flagged_gallery, identity_strips
+    from reidprune.report.html import write_html_report
 
     manifest = read_manifest(folder / "manifest.csv")
-    return [flagged_gallery(manifest, data, folder / "flagged.png", per_group=per_group, seed=seed),
+    return [write_html_report(folder, data, scores),
+            flagged_gallery(manifest, data, folder / "flagged.png", per_group=per_group, seed=seed),
             identity_strips(manifest, data, folder / "identities.png", seed=seed),
             entropy_histogram(manifest, folder / "scores.png", delta=delta)]
+
+
+@main.command()
+@click.argument("out", type=click.Path(exists=True, file_okay=False))
+@click.option("--data", type=click.Path(exists=True, file_okay=False), default=None,
+              help="The dataset folder [default: the one recorded in OUT/selection.json].")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (this machine only).")
+@click.option("--port", type=click.IntRange(1, 65535), default=8765, show_default=True, help="Port to listen on.")
+def review(out, data, host, port):
+    """Accept, reject or correct flagged images in the browser; OUT is a `prune` output.
+
+    Every decision is saved at once in OUT/review.sqlite; apply them with
+    `reidprune prune ... --decisions OUT/review.sqlite`.
+    """
+    from reidprune.report.review import serve
+
+    serve(out, host=host, port=port, data_root=data, echo=lambda m: click.echo(m, err=True))
 
 
 # ----------------------------------------------------------------------------- demo

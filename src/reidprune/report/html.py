@@ -30,14 +30,14 @@ from reidprune import __version__
 from reidprune.atomic import write_text
 from reidprune.errors import ReidPruneError
 from reidprune.export.manifest import Manifest, read_manifest
-from reidprune.report.gallery import (
+from reidprune.report.common import (
     STATUS_COLOURS,
-    _image_path,
-    _ordered,
-    _spread,
     assigned_ids,
     check_positive_int,
     histogram_counts,
+    image_path,
+    ordered_rows,
+    spread_positions,
 )
 from reidprune.scores.entropy import soft_labels
 from reidprune.scores.store import ScoreSet
@@ -189,9 +189,9 @@ def build_sections(manifest: Manifest, top: tuple[np.ndarray, np.ndarray] | None
         return {"i": i, "p": str(manifest.path[i]), "id": int(given[i]), "c": int(manifest.corrected_id[i]),
                 "h": _finite(manifest.entropy[i]), "m": _finite(manifest.max_score[i]), "s": str(status[i])}
 
-    examples = _examples(manifest)
+    examples = typical_images(manifest)
     relabelled = []
-    for i in _ordered(np.flatnonzero(status == RELABELLED), manifest.max_score, descending=True).tolist():
+    for i in ordered_rows(np.flatnonzero(status == RELABELLED), manifest.max_score, descending=True).tolist():
         entry = item(i)
         entry["n"] = int(manifest.corrected_id[i])
         entry["top"] = ([[int(a), _finite(b)] for a, b in zip(top[0][i], top[1][i]) if a >= 0]
@@ -201,27 +201,27 @@ def build_sections(manifest: Manifest, top: tuple[np.ndarray, np.ndarray] | None
     identities = []
     scored = np.flatnonzero(~np.isnan(manifest.entropy))
     for pid in np.unique(manifest.original_id).tolist():
-        rows = _ordered(np.flatnonzero(manifest.original_id == pid), manifest.entropy, descending=False)
+        rows = ordered_rows(np.flatnonzero(manifest.original_id == pid), manifest.entropy, descending=False)
         rows = rows[np.isin(rows, scored)] if len(scored) else rows
-        shown = rows[_spread(len(rows), per_identity)]
+        shown = rows[spread_positions(len(rows), per_identity)]
         identities.append({"id": int(pid), "n": int((manifest.original_id == pid).sum()),
                            "items": [item(i) for i in shown.tolist()]})
     return {
-        "outliers": [item(i) for i in _ordered(np.flatnonzero(status == OUTLIER), manifest.max_score,
+        "outliers": [item(i) for i in ordered_rows(np.flatnonzero(status == OUTLIER), manifest.max_score,
                                                descending=False).tolist()],
         "relabelled": relabelled,
-        "pruned": [item(i) for i in _ordered(np.flatnonzero(status == PRUNED), manifest.entropy,
+        "pruned": [item(i) for i in ordered_rows(np.flatnonzero(status == PRUNED), manifest.entropy,
                                              descending=False)[:extremes].tolist()],
-        "hardest": [item(i) for i in _ordered(np.flatnonzero(status == KEPT), manifest.entropy,
+        "hardest": [item(i) for i in ordered_rows(np.flatnonzero(status == KEPT), manifest.entropy,
                                               descending=True)[:extremes].tolist()],
         "identities": identities,
     }
 
 
-def _examples(manifest: Manifest) -> dict[int, np.ndarray]:
+def typical_images(manifest: Manifest) -> dict[int, np.ndarray]:
     """Identity -> up to two typical images of it (kept with their own label, lowest entropy)."""
     typical = np.flatnonzero((manifest.status == KEPT) & (manifest.corrected_id == manifest.original_id))
-    typical = _ordered(typical, manifest.entropy, descending=False)
+    typical = ordered_rows(typical, manifest.entropy, descending=False)
     out: dict[int, list] = {}
     for i in typical.tolist():
         rows = out.setdefault(int(manifest.corrected_id[i]), [])
@@ -251,7 +251,7 @@ def _write_thumbnails(manifest: Manifest, root: Path, rows: set[int], folder: Pa
     folder.mkdir(parents=True, exist_ok=True)
 
     def one(i: int) -> None:
-        with Image.open(_image_path(manifest, root, i)) as image:
+        with Image.open(image_path(manifest, root, i)) as image:
             image = image.convert("RGB")
             image.thumbnail(THUMB_PX, Image.Resampling.LANCZOS)
             image.save(folder / f"{i}.jpg", quality=85)
