@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import os
 import shutil
 from pathlib import Path
 
@@ -76,6 +77,7 @@ def chromium() -> str:
 def browser_driver():
     """A headless Chromium driven by Debian's chromedriver (selenium-manager never downloads anything)."""
     chromium()
+    os.environ.setdefault("SE_OFFLINE", "true")  # selenium-manager must never download a browser or driver
     webdriver = pytest.importorskip("selenium.webdriver")
     from selenium.webdriver.chrome.service import Service
 

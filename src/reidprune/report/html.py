@@ -317,7 +317,7 @@ def histogram_svg(values: np.ndarray, status: np.ndarray, title: str, marker: fl
     """A stacked histogram by status as an inline SVG string (empty panel text when all NaN)."""
     finite = values[~np.isnan(values)]
     pad_left, pad_bottom, pad_top = 36, 30, 18
-    head = (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
+    head = (f'<svg width="{width}" height="{height}" role="img" '
             f'aria-label="{title}"><text x="{width / 2}" y="13" text-anchor="middle" class="axis">{title}</text>')
     if len(finite) == 0:
         return head + f'<text x="{width / 2}" y="{height / 2}" text-anchor="middle">not computed</text></svg>'
