@@ -1,4 +1,4 @@
-"""The ``reidprune`` command line: synth | score | prune | run | train | evaluate | demo."""
+"""The ``reidprune`` command line: synth | score | prune | run | train | evaluate | report | review | demo."""
 from __future__ import annotations
 
 import json
@@ -277,6 +277,8 @@ def selection_options(func):
                      help="Also write a pruned, corrected copy of the dataset (its own layout) here."),
         click.option("--link", type=click.Choice(["hardlink", "copy", "symlink"]), default="hardlink",
                      show_default=True, help="How --materialize places images."),
+        click.option("--decisions", type=click.Path(dir_okay=False), default=None,
+                     help="Apply a reviewer's decisions (OUT/review.sqlite written by `reidprune review`)."),
     ]
     for opt in reversed(opts):
         func = opt(func)
@@ -315,7 +317,7 @@ def _align_to_scores(train, scores):
 
 
 def _prune(table, train, scores, out, method, fraction, count, purify, delta, delta_chance, max_outlier_fraction,
-           min_per_id, class_balance, materialize, link):
+           min_per_id, class_balance, materialize, link, decisions=None):
     from reidprune.pipeline.selecting import SelectOptions, decide, export_decision
 
     if fraction is None and count is None:
@@ -327,10 +329,13 @@ def _prune(table, train, scores, out, method, fraction, count, purify, delta, de
     options = SelectOptions(method=method, fraction=fraction, count=count, purify=purify,
                             delta=delta_chance if delta_chance is not None else delta,
                             delta_relative=delta_chance is not None, min_per_identity=min_per_id,
-                            class_balance=class_balance, max_outlier_fraction=max_outlier_fraction)
+                            class_balance=class_balance, max_outlier_fraction=max_outlier_fraction,
+                            decisions=decisions)
     decision = decide(scores, options)
     for message in decision.warnings:
         click.echo(f"warning: {message}", err=True)
+    for message in decision.notes:
+        click.echo(message, err=True)
     files = export_decision(out, train, scores, decision, options, eval_table=table)
     counts = decision.selection.counts()
     click.echo(f"{len(train)} training images: kept {counts['kept']}, relabelled {counts['relabelled']}, "
@@ -360,11 +365,11 @@ def _prune(table, train, scores, out, method, fraction, count, purify, delta, de
 @stop_option
 @training_options
 def run(data, out, score_epochs, fraction, count, purify, delta, delta_chance, max_outlier_fraction, min_per_id,
-        class_balance, materialize, link, stop, **train_opts):
+        class_balance, materialize, link, decisions, stop, **train_opts):
     """Score DATA with our method, then purify + prune + export, in one command."""
     table, train, _, scores = _score(data, out, ("entropy",), score_epochs, 1, 1, 5, 0.9, stop=stop, **train_opts)
     _prune(table, train, scores, out, "entropy", fraction, count, purify, delta, delta_chance,
-           max_outlier_fraction, min_per_id, class_balance, materialize, link)
+           max_outlier_fraction, min_per_id, class_balance, materialize, link, decisions)
 
 
 # ----------------------------------------------------------------------------- train / evaluate
@@ -468,29 +473,51 @@ def evaluate(data, model_path, layout, mode, device, quiet):
 @click.argument("folder", type=click.Path(exists=True, file_okay=False))
 @click.option("--data", type=click.Path(exists=True, file_okay=False), required=True,
               help="The dataset folder the manifest's paths are relative to.")
+@click.option("--scores", "scores_path", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="scores.npz the selection was made from (soft-label bars) [default: FOLDER/scores.npz if any].")
 @click.option("--delta", type=float, default=0.10, show_default=True, help="Outlier threshold to mark.")
 @click.option("--per-group", type=click.IntRange(1, 40), default=12, show_default=True,
               help="Images per row of the gallery.")
 @click.option("--seed", type=int, default=0, show_default=True)
-def report(folder, data, delta, per_group, seed):
+def report(folder, data, scores_path, delta, per_group, seed):
     """Pictures of what was flagged: FOLDER is a `prune` output (with manifest.csv).
 
-    Writes flagged.png (outliers, relabelled, pruned, hardest kept), identities.png (images of a
-    few identities from easy to hard, as the paper's appendix E) and scores.png (entropy and
-    max-score histograms by status).
+    Writes FOLDER/report/index.html (an offline HTML report: summary, histograms, outliers,
+    relabelled with their soft labels' top-3 identities, pruned easiest, hardest kept, every
+    identity from easy to hard), flagged.png, identities.png and scores.png.
     """
-    for path in write_report(Path(folder), Path(data), delta, per_group, seed):
+    for path in write_report(Path(folder), Path(data), delta, per_group, seed, scores_path):
         click.echo(f"wrote {path}")
 
 
-def write_report(folder: Path, data: Path, delta: float = 0.10, per_group: int = 12, seed: int = 0) -> list[Path]:
+def write_report(folder: Path, data: Path, delta: float = 0.10, per_group: int = 12, seed: int = 0,
+                 scores: str | None = None) -> list[Path]:
     from reidprune.export.manifest import read_manifest
     from reidprune.report.gallery import entropy_histogram, flagged_gallery, identity_strips
+    from reidprune.report.html import write_html_report
 
     manifest = read_manifest(folder / "manifest.csv")
-    return [flagged_gallery(manifest, data, folder / "flagged.png", per_group=per_group, seed=seed),
+    return [write_html_report(folder, data, scores),
+            flagged_gallery(manifest, data, folder / "flagged.png", per_group=per_group, seed=seed),
             identity_strips(manifest, data, folder / "identities.png", seed=seed),
             entropy_histogram(manifest, folder / "scores.png", delta=delta)]
+
+
+@main.command()
+@click.argument("out", type=click.Path(exists=True, file_okay=False))
+@click.option("--data", type=click.Path(exists=True, file_okay=False), default=None,
+              help="The dataset folder [default: the one recorded in OUT/selection.json].")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (this machine only).")
+@click.option("--port", type=click.IntRange(1, 65535), default=8765, show_default=True, help="Port to listen on.")
+def review(out, data, host, port):
+    """Accept, reject or correct flagged images in the browser; OUT is a `prune` output.
+
+    Every decision is saved at once in OUT/review.sqlite; apply them with
+    `reidprune prune ... --decisions OUT/review.sqlite`.
+    """
+    from reidprune.report.review import serve
+
+    serve(out, host=host, port=port, data_root=data, echo=lambda m: click.echo(m, err=True))
 
 
 # ----------------------------------------------------------------------------- demo

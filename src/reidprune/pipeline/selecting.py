@@ -1,7 +1,7 @@
 """From scores to decisions and files: purify + prune, then the exports."""
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +15,7 @@ from reidprune.export.manifest import write_manifest
 from reidprune.export.seed_lists import write_seed_lists
 from reidprune.scores.entropy import soft_label_statistics
 from reidprune.scores.store import MethodScores, ScoreSet
+from reidprune.select.decisions import apply_reviews, read_reviews
 from reidprune.select.prune import SelectionReport, select_with_report
 from reidprune.select.purify import outlier_fraction_warning, outlier_threshold
 from reidprune.select.selection import Selection
@@ -36,6 +37,8 @@ class SelectOptions:
     class_balance: Sorscher et al.'s class-balancing ratio (paper: 0.5 for prototypes).
     max_outlier_fraction: refuse to go on when more than this share of the set is flagged as
         outliers (flat soft labels of an under-trained scoring model); 1.0 accepts anything.
+    decisions: a reviewer's decisions file (``reidprune review``'s ``review.sqlite``) applied
+        after selection; see :mod:`reidprune.select.decisions`.
     """
 
     method: str = "entropy"
@@ -48,6 +51,7 @@ class SelectOptions:
     class_balance: float = 0.0
     max_outlier_fraction: float = 0.2
     seed: int = 0
+    decisions: str | None = None
 
 
 @dataclass
@@ -61,6 +65,7 @@ class Decision:
     mislabeled: np.ndarray  # flagged as mislabeled (kept or not)
     outliers: np.ndarray
     warnings: list[str]
+    notes: list[str] = field(default_factory=list)  # what was done besides selection (review decisions)
 
     @property
     def selection(self) -> Selection:
@@ -98,7 +103,22 @@ def decide(scores: ScoreSet, options: SelectOptions) -> Decision:
         outliers=outliers if options.purify else None, predicted=predicted if options.purify else None,
         min_per_identity=options.min_per_identity, class_balance=options.class_balance, seed=options.seed)
     warnings += report.warnings()
-    return Decision(report, entropy, max_score, predicted, mislabeled, outliers, warnings)
+    decision = Decision(report, entropy, max_score, predicted, mislabeled, outliers, warnings)
+    return apply_decisions(decision, scores, options.decisions) if options.decisions else decision
+
+
+def apply_decisions(decision: Decision, scores: ScoreSet, path: str | Path) -> Decision:
+    """The decision after a reviewer's decisions file (refused when made on another dataset)."""
+    reviews = read_reviews(path, scores.fingerprint)
+    done = apply_reviews(decision.selection, decision.outliers, decision.mislabeled, decision.predicted,
+                         scores.paths, scores.classes, reviews)
+    counts = done.selection.counts()
+    report = replace(decision.report, selection=done.selection, outliers=counts["outlier"],
+                     relabelled=counts["relabelled"])
+    applied = ", ".join(f"{n} {name}" for name, n in done.counts.items() if n)
+    note = f"applied {len(reviews)} review decisions from {path}" + (f" ({applied})" if applied else "")
+    return Decision(report, decision.entropy, decision.max_score, done.predicted, done.mislabeled, done.outliers,
+                    decision.warnings, notes=decision.notes + [note])
 
 
 def _soft_label_source(scores: ScoreSet, method: str) -> str | None:
@@ -155,6 +175,7 @@ def export_decision(out_dir: str | Path, train: SampleTable, scores: ScoreSet, d
     summary = {
         "method": options.method, "options": asdict(options), "counts": decision.selection.counts(),
         "fraction_removed": decision.selection.fraction_removed, "warnings": decision.warnings,
+        "notes": decision.notes,
         "dataset": str(train.root), "fingerprint": scores.fingerprint,
         "score_params": method.params, "score_cost": method.cost, "reidprune": __version__,
     }
