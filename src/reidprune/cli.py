@@ -488,6 +488,8 @@ def demo(out, fraction, retrain_epochs, seed, quiet):
 @click.option("--score-epochs", "score_epochs", default=None, help="T values, e.g. 6,12 [default: --epochs].")
 @click.option("--every", default=None, help="Accumulation frequencies of our recorder, e.g. 1,2 [default: 1].")
 @click.option("--delta", default=None, help="Outlier thresholds of +purify methods, e.g. 0.1 [default: 0.1].")
+@click.option("--delta-chance/--delta-absolute", "delta_relative", default=None,
+              help="Read --delta values as K x chance (K / C), as `prune --delta-chance` [default: absolute].")
 @click.option("--score-per-seed/--score-once", default=None,
               help="Score once per retraining seed instead of once with --seed [default: once].")
 @click.option("--max-outlier-fraction", type=click.FloatRange(0, 1), default=None,
@@ -498,8 +500,8 @@ def demo(out, fraction, retrain_epochs, seed, quiet):
 @click.option("--plot/--no-plot", default=True, show_default=True, help="Write the summary and figures at the end.")
 @click.option("--dry-run", is_flag=True, help="Only count the cells to do.")
 @training_options
-def sweep(data, out, grid_file, methods, fractions, seeds, noise, score_epochs, every, delta, score_per_seed,
-          max_outlier_fraction, retrain_epochs, plot, dry_run, **train_opts):
+def sweep(data, out, grid_file, methods, fractions, seeds, noise, score_epochs, every, delta, delta_relative,
+          score_per_seed, max_outlier_fraction, retrain_epochs, plot, dry_run, **train_opts):
     """Retrain on DATA pruned by each method x fraction x seed; results in OUT/sweep.sqlite.
 
     Scores are computed once per scoring setting and cached in OUT/scores; a re-run skips the
@@ -510,7 +512,8 @@ def sweep(data, out, grid_file, methods, fractions, seeds, noise, score_epochs, 
     from reidprune.experiments.sweep_report import write_sweep_report
 
     grid = build_grid(grid_file, methods=methods, fractions=fractions, seeds=seeds, noise=noise,
-                      score_epochs=score_epochs, every=every, delta=delta, score_per_seed=score_per_seed,
+                      score_epochs=score_epochs, every=every, delta=delta, delta_relative=delta_relative,
+                      score_per_seed=score_per_seed,
                       max_outlier_fraction=max_outlier_fraction)
     layout = detect_layout(data) if train_opts["layout"] == "auto" else train_opts["layout"]
     score_config, _ = _train_config(layout, train_opts, scoring=True)

@@ -87,6 +87,8 @@ class Grid:
     score_epochs: T values (``None`` = the scoring run's length).
     every: accumulation frequencies of our recorder (1 = every epoch).
     delta: outlier thresholds for ``+purify`` methods (paper: 0.10).
+    delta_relative: read each delta as K x chance (K / C) instead, as ``prune --delta-chance``
+        (for models trained from scratch, whose soft labels are flat).
     score_per_seed: score once per retraining seed (scoring seed = seed) instead of once with
         the scoring seed; costs a scoring run per seed, shows the spread of the scores too.
     max_outlier_fraction: passed to the selection (refuse flat soft labels); 1.0 accepts all.
@@ -99,6 +101,7 @@ class Grid:
     score_epochs: tuple[int | None, ...] = (None,)
     every: tuple[int, ...] = (1,)
     delta: tuple[float, ...] = (0.10,)
+    delta_relative: bool = False
     score_per_seed: bool = False
     max_outlier_fraction: float = 0.2
 
@@ -112,7 +115,9 @@ class Grid:
             MethodSpec.parse(spec)
         _check_range("fractions", self.fractions, 0.0, 1.0)
         _check_range("noise", self.noise, 0.0, 1.0)
-        _check_range("delta", self.delta, 0.0, 1.0)
+        _check_range("delta", self.delta, 0.0, math.inf if self.delta_relative else 1.0)
+        for name in ("fractions", "noise", "delta"):  # 0 and 0.0 must make the same cell
+            object.__setattr__(self, name, tuple(dict.fromkeys(float(v) for v in getattr(self, name))))
         for name in ("score_epochs", "every", "seeds"):
             low = 0 if name == "seeds" else 1
             bad = [v for v in getattr(self, name) if v is not None and (not isinstance(v, int) or v < low)]

@@ -37,6 +37,8 @@ from reidprune.train.config import TrainConfig
 DB_NAME = "sweep.sqlite"
 #: Config entries that do not change results (left out of cache keys and the fixed setup).
 RUNTIME_ONLY = ("device", "eval_batch_size")
+#: Sorscher et al.'s class balancing per method (the paper prunes supervised prototypes with 0.5).
+CLASS_BALANCE = {"prototypes": 0.5}
 
 
 @dataclass(frozen=True)
@@ -159,7 +161,8 @@ def _setup(table, train, options: SweepOptions) -> dict:
             "identities": int(train.num_classes),
             "score_config": _config_dict(options.score_config, drop_seed=grid.score_per_seed),
             "retrain_config": _config_dict(options.retrain_config, drop_seed=True),
-            "score_per_seed": grid.score_per_seed, "max_outlier_fraction": grid.max_outlier_fraction}
+            "score_per_seed": grid.score_per_seed, "delta_relative": grid.delta_relative,
+            "class_balance": CLASS_BALANCE}
 
 
 def weights_used(config: TrainConfig) -> str:
@@ -219,6 +222,8 @@ class _Runner:
         else:
             select = SelectOptions(method=spec.base, fraction=cell.fraction, purify=spec.purify,
                                    delta=cell.delta if cell.delta is not None else 0.10,
+                                   delta_relative=self.grid.delta_relative,
+                                   class_balance=CLASS_BALANCE.get(spec.base, 0.0),
                                    max_outlier_fraction=self.grid.max_outlier_fraction, seed=cell.seed)
             selection = decide(scores, select).selection
             labels, keep, removed = selection.labels, selection.keep_mask, selection.fraction_removed

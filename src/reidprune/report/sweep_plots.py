@@ -62,9 +62,9 @@ def sweep_figure(series: Mapping[str, np.ndarray], out_stem: str | os.PathLike, 
         axes.set_title(title, fontsize=10)
     axes.grid(True, alpha=0.3)
     axes.legend(fontsize=7, loc="best")
-    stem = Path(out_stem)
-    png = save_png(figure, stem.with_suffix(".png"))
-    svg = stem.with_suffix(".svg")
+    stem = Path(out_stem)  # may hold dots (sweep_curves_noise0.2): append, never replace, a suffix
+    png = save_png(figure, stem.parent / f"{stem.name}.png")
+    svg = stem.parent / f"{stem.name}.svg"
     with atomic_path(svg) as tmp:
         figure.savefig(tmp, format="svg")
     return [png, svg]
