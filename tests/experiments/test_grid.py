@@ -92,3 +92,24 @@ def test_grid_file_errors_name_the_file(tmp_path):
     path.write_text("{not json")
     with pytest.raises(ReidPruneError, match="grid.json"):
         build_grid(path)
+
+
+def test_sweep_command_dry_run_counts_the_cells(tmp_path):
+    from click.testing import CliRunner
+
+    from reidprune.cli import main
+    from reidprune.data.synth import SynthConfig, generate_world
+
+    world = generate_world(tmp_path / "world", SynthConfig(num_train_ids=4, num_test_ids=2, images_per_id=4,
+                                                           test_images_per_id=4, num_distractors=0, height=32,
+                                                           width=16), progress=False)
+    grid = tmp_path / "grid.json"
+    grid.write_text('{"methods": ["random", "entropy+purify"], "seeds": [0, 1, 2]}')
+    result = CliRunner().invoke(main, ["sweep", str(world), "--out", str(tmp_path / "out"), "--grid", str(grid),
+                                       "--fractions", "0,0.2", "--seeds", "0,1", "--dry-run", "--preset", "cpu"])
+    assert result.exit_code == 0, result.output
+    # baselines 2 + random at 20% x 2 seeds + entropy+purify at 0% and 20% x 2 seeds
+    assert "sweep: 8 cells, 0 already in" in result.output
+    assert "random: 2 cells to do" in result.output and "entropy+purify: 4 cells to do" in result.output
+    result = CliRunner().invoke(main, ["sweep", str(world), "--out", str(tmp_path / "out"), "-m", "ours"])
+    assert result.exit_code == 2 and "unknown method 'ours'" in result.output

@@ -57,7 +57,10 @@ def swept(world, tmp_path_factory):
     messages = []
     second = run_sweep(world, out, OPTIONS, progress=False, echo=messages.append)
     third = run_sweep(world, out, OPTIONS, progress=False, echo=lambda m: None)
-    return out, after_kill, second, third, messages
+    grown = SweepOptions(Grid(methods=("entropy", "forgetting", "ma_loss"), fractions=(0.5,), seeds=(0,),
+                              max_outlier_fraction=1.0), SCORE, RETRAIN)
+    fourth = run_sweep(world, out, grown, progress=False, echo=lambda m: None)
+    return out, after_kill, second, third, messages, fourth
 
 
 def _rows(out):
@@ -72,12 +75,21 @@ def test_a_killed_sweep_keeps_finished_cells_and_a_rerun_skips_them(swept):
     assert (second.planned, second.already_done, second.trained) == (10, 3, 7)
     assert second.scored == 1  # the entropy scores, computed once for its 4 cells
     assert (third.already_done, third.trained, third.scored) == (10, 0, 0)
-    assert len(_rows(out)) == 10
     assert not (out / "running").exists()
 
 
+def test_a_grown_grid_trains_only_new_cells_and_scores_their_methods_at_once(swept):
+    out, fourth = swept[0], swept[5]
+    # baseline and entropy at 50% seed 0 are done; forgetting and ma_loss share one new main run
+    assert (fourth.planned, fourth.already_done, fourth.trained, fourth.scored) == (4, 2, 2, 1)
+    from reidprune.scores.store import ScoreSet
+
+    (file,) = (out / "scores").glob("*.npz")
+    assert set(ScoreSet.load(file).methods) == {"entropy", "forgetting", "ma_loss"}
+
+
 def test_one_row_per_cell_with_settings_and_metrics(swept):
-    rows = _rows(swept[0])
+    rows = [r for r in _rows(swept[0]) if r["method"] not in ("forgetting", "ma_loss")]
     cells = sorted((r["method"], r["fraction"], r["seed"]) for r in rows)
     assert cells == sorted([("none", 0.0, s) for s in (0, 1)] +
                            [(m, f, s) for m in ("random", "entropy") for f in (0.25, 0.5) for s in (0, 1)])
@@ -116,7 +128,7 @@ def test_report_mean_and_std_match_the_rows(swept):
     assert all(f.stat().st_size > 0 for f in files)
     summary = json.loads((out / "sweep_summary.json").read_text())
     rows = _rows(out)
-    for method, fraction in (("entropy", 0.25), ("random", 0.5), ("none", 0.0)):
+    for method, fraction in (("entropy", 0.25), ("random", 0.5), ("none", 0.0)):  # two seeds each
         scores = [r["score"] for r in rows if r["method"] == method and r["fraction"] == fraction]
         point = next(p for p in summary["points"] if p["method"] == method and p["fraction"] == fraction)
         assert point["seeds"] == [0, 1]

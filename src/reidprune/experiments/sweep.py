@@ -181,9 +181,13 @@ class _Runner:
         self.fingerprint = train.fingerprint()
         self.cache: tuple[str, object] | None = None  # (file key, ScoreSet) last used
         self.plain: dict = {}  # (noise, seed) -> a ScoreSet holding only the (noisy) labels
+        self.planned: dict[str, set[str]] = {}  # scoring setting -> the methods the cells to do need
 
     # -- the cells
     def run(self, todo: list[Cell], result: SweepResult) -> None:
+        for cell in todo:  # score each setting once, with every method its cells will need
+            if cell.spec.scoring_methods:
+                self.planned.setdefault(_digest(self.group(cell)), set()).update(cell.spec.scoring_methods)
         trained_seconds, trained_kept = 0.0, 0.0
         for position, cell in enumerate(todo, 1):
             try:
@@ -304,7 +308,7 @@ class _Runner:
         file = folder / f"{key}.npz"
         if self.cache is not None and self.cache[0] == key and set(needed) <= set(self.cache[1].methods):
             return self.cache[1], str(file.relative_to(self.out))
-        methods = set(needed)
+        methods = set(needed) | self.planned.get(_digest(group), set())
         if file.is_file():
             scores = ScoreSet.load(file)
             if methods <= set(scores.methods):
