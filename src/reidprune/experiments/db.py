@@ -25,8 +25,9 @@ SCORING_COLUMNS = {
     "every": "INTEGER", "models": "INTEGER", "methods": "TEXT", "costs": "TEXT", "seconds": "REAL",
     "file": "TEXT", "reidprune": "TEXT", "finished": "TEXT",
 }
-#: Setup entries that may differ between runs of one sweep (they do not change the results).
-IGNORED_SETUP = ("device", "eval_batch_size")
+#: Setup entries that may differ between runs of one sweep (they do not change the results; the
+#: dataset may move: its fingerprint must match).
+IGNORED_SETUP = ("device", "eval_batch_size", "dataset")
 
 
 def now() -> str:
