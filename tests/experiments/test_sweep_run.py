@@ -70,7 +70,7 @@ def _rows(out):
 
 
 def test_a_killed_sweep_keeps_finished_cells_and_a_rerun_skips_them(swept):
-    out, after_kill, second, third, _ = swept
+    out, after_kill, second, third = swept[:4]
     assert len(after_kill) == 3  # the fourth cell was running when killed: lost, nothing else
     assert (second.planned, second.already_done, second.trained) == (10, 3, 7)
     assert second.scored == 1  # the entropy scores, computed once for its 4 cells
