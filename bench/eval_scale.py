@@ -65,7 +65,7 @@ def main(argv=None) -> None:
     parser.add_argument("--dim", type=int, default=2048)
     parser.add_argument("--ids", type=int, default=3_060)
     parser.add_argument("--cameras", type=int, default=15)
-    parser.add_argument("--noise", type=float, default=1.5, help="feature noise per dimension (centres ~ N(0,1))")
+    parser.add_argument("--noise", type=float, default=2.8, help="feature noise per dimension (centres ~ N(0,1))")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--memory-mb", type=float, default=512, help="working-memory budget of a query block")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")

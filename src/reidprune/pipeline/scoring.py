@@ -27,13 +27,16 @@ import torch
 from reidprune import __version__
 from reidprune.data.table import SampleTable
 from reidprune.dynamics.recorder import LogitRecorder
+from reidprune.dynamics.topk import TopKLogitRecorder
 from reidprune.dynamics.trackers import AUMTracker, ForgettingTracker, LossEMATracker
 from reidprune.errors import ReidPruneError
 from reidprune.models.reid import build_model
 from reidprune.scores import aum as aum_mod
 from reidprune.scores.confident import confident_learning_issues, kfold_indices
 from reidprune.scores.el2n import average_over_models, el2n_scores
-from reidprune.scores.entropy import entropy_scores, max_scores, predicted_labels, soft_labels
+from reidprune.scores.entropy import (
+    entropy_scores, max_scores, predicted_labels, soft_labels, sparse_soft_label_stats,
+)
 from reidprune.scores.forgetting import forgetting_scores
 from reidprune.scores.grand import grand_scores
 from reidprune.scores.ma_loss import ma_loss_scores
@@ -66,6 +69,9 @@ class ScoreOptions:
     aum_flags: with ``aum``, also run the two threshold-sample runs that flag mislabels
         (pruning by AUM needs only the margins of the main run).
     seed: seed of the random score and of the tie-breaking in forgetting.
+    recorder_topk: 0 = the exact recorder (N x C sums); K > 0 = the top-K recorder
+        (:class:`~reidprune.dynamics.topk.TopKLogitRecorder`, N x (8K + 16) bytes) for N x C
+        beyond memory. The scores then keep K mean logits per sample, not all C.
     """
 
     methods: tuple[str, ...] = ("entropy",)
@@ -77,6 +83,7 @@ class ScoreOptions:
     ma_decay: float = 0.9
     aum_flags: bool = True
     seed: int = 0
+    recorder_topk: int = 0
 
     def __post_init__(self):
         unknown = [m for m in self.methods if m not in METHODS]
@@ -86,6 +93,9 @@ class ScoreOptions:
                 and any(m in MAIN_RUN for m in self.methods):
             raise ReidPruneError(
                 f"score_epochs={self.score_epochs} must lie in 1..{self.train.epochs} (the main run's epochs)")
+        if self.recorder_topk < 0:
+            raise ReidPruneError(f"recorder_topk must be 0 (exact) or a number of classes K > 0, got "
+                                 f"{self.recorder_topk}")
         if self.models < 1 or self.folds < 2:
             raise ReidPruneError(f"need models >= 1 and folds >= 2, got {self.models} and {self.folds}")
 
@@ -159,7 +169,10 @@ def _ce_rides_on_main(options: ScoreOptions, methods: set[str]) -> bool:
 
 def _main_run(ctx: _Context, methods: set[str]) -> list[MethodScores]:
     opts, n, device = ctx.options, len(ctx.train), ctx.device
-    recorder = LogitRecorder(n, ctx.C, device, every=opts.every, stop=opts.T)
+    if opts.recorder_topk:
+        recorder = TopKLogitRecorder(n, ctx.C, opts.recorder_topk, device, every=opts.every, stop=opts.T)
+    else:
+        recorder = LogitRecorder(n, ctx.C, device, every=opts.every, stop=opts.T)
     forgetting = ForgettingTracker(n, device)
     aum = AUMTracker(n, device)
     ma = LossEMATracker(n, decay=opts.ma_decay, device=device)
@@ -204,9 +217,12 @@ def _main_run(ctx: _Context, methods: set[str]) -> list[MethodScores]:
     return out
 
 
-def _entropy_result(recorder: LogitRecorder, T: int, every: int, cost: dict, labels: np.ndarray) -> MethodScores:
+def _entropy_result(recorder: LogitRecorder | TopKLogitRecorder, T: int, every: int, cost: dict,
+                    labels: np.ndarray) -> MethodScores:
     """Our score. Samples the window never recorded (possible with ``every > 1``: one P x K epoch
     skips a few) have no soft label: they are kept (highest importance) and never flagged."""
+    if isinstance(recorder, TopKLogitRecorder):
+        return _sparse_entropy_result(recorder, T, every, cost, labels)
     mean = recorder.mean_logits(allow_missing=True).numpy()
     recorded = np.isfinite(mean).all(1)
     soft = soft_labels(np.where(recorded[:, None], mean, 0.0))
@@ -217,6 +233,24 @@ def _entropy_result(recorder: LogitRecorder, T: int, every: int, cost: dict, lab
         "entropy", importance, {"score_epochs": T, "every": every, "unrecorded": int((~recorded).sum())}, cost,
         {"mean_logits": mean.astype(np.float32), "predicted": np.where(recorded, predicted_labels(soft), labels),
          "max_score": np.where(recorded, max_scores(soft), np.nan), "visits": recorder.counts.cpu().numpy()})
+
+
+def _sparse_entropy_result(recorder: TopKLogitRecorder, T: int, every: int, cost: dict,
+                           labels: np.ndarray) -> MethodScores:
+    """Our score from the top-k recorder: the extras hold its k slots, not N x C mean logits."""
+    sparse = recorder.summary(allow_missing=True)
+    recorded = sparse.visits > 0
+    entropy, top, predicted = sparse_soft_label_stats(
+        sparse.index, np.where(recorded[:, None], sparse.mean, 0.0), np.where(recorded, sparse.rest_logit, 0.0),
+        sparse.num_classes)
+    if not recorded.all():
+        entropy[~recorded] = entropy[recorded].max() + 1.0
+    return MethodScores(
+        "entropy", entropy, {"score_epochs": T, "every": every, "unrecorded": int((~recorded).sum()),
+                             "recorder_topk": recorder.k}, cost,
+        {"topk_index": sparse.index.astype(np.int32), "topk_mean_logits": sparse.mean.astype(np.float32),
+         "rest_logit": sparse.rest_logit, "predicted": np.where(recorded, predicted, labels),
+         "max_score": np.where(recorded, top, np.nan), "visits": sparse.visits})
 
 
 class _CESnapshot:

@@ -15,7 +15,7 @@ from reidprune.export.seed_lists import write_seed_lists
 from reidprune.scores.entropy import soft_labels
 from reidprune.scores.store import ScoreSet
 from reidprune.select.prune import SelectionReport, select_with_report
-from reidprune.select.purify import find_mislabeled, find_outliers, outlier_fraction_warning
+from reidprune.select.purify import find_mislabeled, find_outliers, outlier_fraction_warning, outlier_threshold
 from reidprune.select.selection import Selection
 
 
@@ -76,15 +76,23 @@ def decide(scores: ScoreSet, options: SelectOptions) -> Decision:
     warnings: list[str] = []
     if "entropy" in scores.methods:
         ours = scores["entropy"]
-        mean = ours.extras["mean_logits"].astype(np.float64)
-        recorded = np.isfinite(mean).all(1)  # unrecorded samples: no soft label, kept, never flagged
-        soft = soft_labels(np.where(recorded[:, None], mean, 0.0))
+        if "mean_logits" in ours.extras:
+            mean = ours.extras["mean_logits"].astype(np.float64)
+            recorded = np.isfinite(mean).all(1)  # unrecorded samples: no soft label, kept, never flagged
+            soft = soft_labels(np.where(recorded[:, None], mean, 0.0))
+            max_score = np.where(recorded, soft.max(1), np.nan)
+            mislabeled, predicted = find_mislabeled(soft, scores.labels)
+            outliers = find_outliers(soft, options.delta, options.delta_relative) & recorded
+        else:  # the top-k recorder: max score and argmax were computed from its slots
+            max_score = ours.extras["max_score"].astype(np.float64)
+            recorded = np.isfinite(max_score)
+            predicted = ours.extras["predicted"].astype(np.int64)
+            mislabeled = predicted != scores.labels
+            threshold = outlier_threshold(len(scores.classes), options.delta, options.delta_relative)
+            outliers = recorded & (np.where(recorded, max_score, 1.0) <= threshold)
         entropy = np.where(recorded, ours.importance, np.nan)
-        max_score = np.where(recorded, soft.max(1), np.nan)
-        mislabeled, predicted = find_mislabeled(soft, scores.labels)
         mislabeled &= recorded
         predicted = np.where(recorded, predicted, scores.labels)
-        outliers = find_outliers(soft, options.delta, options.delta_relative) & recorded
         if not recorded.all():
             warnings.append(f"{int((~recorded).sum())} samples were never recorded in the accumulation window "
                             "(--every > 1); they are kept and not flagged")
