@@ -183,18 +183,23 @@ def synth(out, train_ids, test_ids, images_per_id, cameras, mislabel_rate, outli
               help="Decay of the moving-average loss.")
 @click.option("--aum-flags/--no-aum-flags", default=True, show_default=True,
               help="With aum: two extra runs with threshold samples to flag mislabels (pruning needs none).")
+@click.option("--recorder-topk", type=click.IntRange(0), default=0, show_default=True,
+              help="0: exact recorder (N x C sums). K > 0: keep the top K classes per sample plus the rest's "
+                   "mass, N x (8K + 16) bytes, for N x C beyond memory.")
 @stop_option
 @training_options
-def score(data, out, methods, score_epochs, every, models, folds, ma_decay, aum_flags, stop, **train_opts):
+def score(data, out, methods, score_epochs, every, models, folds, ma_decay, aum_flags, recorder_topk, stop,
+          **train_opts):
     """Score every training image of DATA; writes OUT/scores.npz.
 
     Re-running the same command after an interruption resumes from OUT/checkpoints.
     """
     _score(data, out, methods, score_epochs, every, models, folds, ma_decay, aum_flags=aum_flags, stop=stop,
-           **train_opts)
+           recorder_topk=recorder_topk, **train_opts)
 
 
 def _score(data, out, methods, score_epochs, every, models, folds, ma_decay, aum_flags=True, stop=None,
+           recorder_topk=0,
            **train_opts):
     from reidprune.data.layouts import load_dataset
     from reidprune.pipeline.scoring import METHODS, ScoreOptions, score_dataset
@@ -204,10 +209,11 @@ def _score(data, out, methods, score_epochs, every, models, folds, ma_decay, aum
     config, preset = _train_config(table.layout, train_opts, scoring=True)
     quiet, seed = train_opts["quiet"], train_opts["seed"]
     methods = METHODS if "all" in methods else tuple(dict.fromkeys(methods))
-    if stop is None:  # pretrained models need a stop; the small CNN from scratch gets the paper's fixed T
-        stop = "auto" if config.pretrained or config.weights else "fixed"
+    if stop is None:  # pretrained models need a stop; from scratch (or top-k) the paper's fixed T
+        stop = "auto" if (config.pretrained or config.weights) and not recorder_topk else "fixed"
     options = ScoreOptions(methods=methods, train=config, score_epochs=score_epochs, every=every, models=models,
-                           folds=folds, ma_decay=ma_decay, aum_flags=aum_flags, seed=seed, stop=stop)
+                           folds=folds, ma_decay=ma_decay, aum_flags=aum_flags, seed=seed, stop=stop,
+                           recorder_topk=recorder_topk)
     out = Path(out)
     from reidprune.models.weights import resolve_weights
 

@@ -27,6 +27,7 @@ import torch
 from reidprune import __version__
 from reidprune.data.table import SampleTable
 from reidprune.dynamics.recorder import LogitRecorder
+from reidprune.dynamics.topk import TopKLogitRecorder
 from reidprune.dynamics.trackers import AUMTracker, ForgettingTracker, LossEMATracker
 from reidprune.errors import ReidPruneError
 from reidprune.models.reid import build_model
@@ -34,7 +35,7 @@ from reidprune.pipeline.stopping import EpochAccuracy, ScoringMonitor, StopRule
 from reidprune.scores import aum as aum_mod
 from reidprune.scores.confident import confident_learning_issues, kfold_indices
 from reidprune.scores.el2n import average_over_models, el2n_scores
-from reidprune.scores.entropy import entropy_scores, soft_label_statistics, soft_labels
+from reidprune.scores.entropy import entropy_scores, soft_label_statistics, soft_labels, sparse_soft_label_stats
 from reidprune.scores.forgetting import forgetting_scores
 from reidprune.scores.grand import grand_scores
 from reidprune.scores.ma_loss import ma_loss_scores
@@ -76,6 +77,9 @@ class ScoreOptions:
     knn_k, knn_weight: ``entropy_knn`` (beyond the paper): the soft label mixed with the vote of
         each sample's ``knn_k`` nearest neighbours in the scoring model's BNNeck embedding,
         ``(1 - knn_weight) * soft + knn_weight * vote`` (see :mod:`reidprune.scores.neighbours`).
+    recorder_topk: 0 = the exact recorder (N x C sums); K > 0 = the top-K recorder
+        (:class:`~reidprune.dynamics.topk.TopKLogitRecorder`, N x (8K + 16) bytes) for N x C
+        beyond memory. The scores then keep K mean logits per sample, not all C.
     """
 
     methods: tuple[str, ...] = ("entropy",)
@@ -91,6 +95,7 @@ class ScoreOptions:
     stop_rule: StopRule = field(default_factory=StopRule)
     knn_k: int | None = None  # None: half the median number of images per identity
     knn_weight: float = 0.3
+    recorder_topk: int = 0
 
     def __post_init__(self):
         if self.stop not in ("fixed", "auto"):
@@ -102,6 +107,12 @@ class ScoreOptions:
                 and any(m in MAIN_RUN for m in self.methods):
             raise ReidPruneError(
                 f"score_epochs={self.score_epochs} must lie in 1..{self.train.epochs} (the main run's epochs)")
+        if self.recorder_topk and (self.stop == "auto" or "entropy_knn" in self.methods):
+            raise ReidPruneError("the top-k recorder (--recorder-topk) keeps no full soft labels: it works with "
+                                 "--stop fixed and without entropy_knn")
+        if self.recorder_topk < 0:
+            raise ReidPruneError(f"recorder_topk must be 0 (exact) or a number of classes K > 0, got "
+                                 f"{self.recorder_topk}")
         if self.models < 1 or self.folds < 2:
             raise ReidPruneError(f"need models >= 1 and folds >= 2, got {self.models} and {self.folds}")
 
@@ -182,7 +193,10 @@ def _ce_rides_on_main(options: ScoreOptions, methods: set[str]) -> bool:
 
 def _main_run(ctx: _Context, methods: set[str]) -> list[MethodScores]:
     opts, n, device = ctx.options, len(ctx.train), ctx.device
-    recorder = LogitRecorder(n, ctx.C, device, every=opts.every, stop=opts.T)
+    if opts.recorder_topk:
+        recorder = TopKLogitRecorder(n, ctx.C, opts.recorder_topk, device, every=opts.every, stop=opts.T)
+    else:
+        recorder = LogitRecorder(n, ctx.C, device, every=opts.every, stop=opts.T)
     forgetting = ForgettingTracker(n, device)
     aum = AUMTracker(n, device)
     ma = LossEMATracker(n, decay=opts.ma_decay, device=device)
@@ -192,10 +206,13 @@ def _main_run(ctx: _Context, methods: set[str]) -> list[MethodScores]:
     callbacks = []
     monitor = None
     if methods & {"entropy", "entropy_knn"}:
-        active += [recorder, accuracy] if "entropy" not in methods else [accuracy]
-        rule = opts.stop_rule if opts.stop == "auto" else None
-        monitor = ScoringMonitor(recorder, accuracy, ctx.labels, rule, ends_training=opts.T == opts.train.epochs)
-        callbacks.append(monitor)
+        active += [recorder] if "entropy" not in methods else []
+        if not opts.recorder_topk:  # the diagnostics need the full soft labels
+            active.append(accuracy)
+            rule = opts.stop_rule if opts.stop == "auto" else None
+            monitor = ScoringMonitor(recorder, accuracy, ctx.labels, rule,
+                                     ends_training=opts.T == opts.train.epochs)
+            callbacks.append(monitor)
     snapshot = _CESnapshot(ctx, opts.T, "grand" in methods) if _ce_rides_on_main(opts, methods) else None
     if snapshot:
         callbacks.append(snapshot)
@@ -214,7 +231,8 @@ def _main_run(ctx: _Context, methods: set[str]) -> list[MethodScores]:
     if methods & {"entropy", "entropy_knn"}:
         result_entropy = _entropy_result(recorder, T, opts.every, {"epochs": T, "seconds": secs * T / E, **shared},
                                          ctx.labels)
-        result_entropy.params.update(stopping_params(monitor, opts))
+        if monitor is not None:
+            result_entropy.params.update(stopping_params(monitor, opts))
         if "entropy" in methods:
             out.append(result_entropy)
         if "entropy_knn" in methods:
@@ -252,9 +270,12 @@ def stopping_params(monitor: ScoringMonitor, opts: ScoreOptions) -> dict:
             "diagnostics": [d.as_dict() for d in monitor.history]}
 
 
-def _entropy_result(recorder: LogitRecorder, T: int, every: int, cost: dict, labels: np.ndarray) -> MethodScores:
+def _entropy_result(recorder: LogitRecorder | TopKLogitRecorder, T: int, every: int, cost: dict,
+                    labels: np.ndarray) -> MethodScores:
     """Our score. Samples the window never recorded (possible with ``every > 1``: one P x K epoch
     skips a few) have no soft label: they are kept (highest importance) and never flagged."""
+    if isinstance(recorder, TopKLogitRecorder):
+        return _sparse_entropy_result(recorder, T, every, cost, labels)
     mean = recorder.mean_logits(allow_missing=True).numpy()
     recorded, importance, predicted, max_score = soft_label_statistics(mean, labels)
     return MethodScores(
@@ -283,6 +304,24 @@ def _entropy_knn_result(ctx: _Context, model, ours: MethodScores) -> MethodScore
         "entropy_knn", importance, params, cost,
         {"soft_labels": mixed.astype(np.float32), "predicted": np.where(recorded, mixed.argmax(1), ctx.labels),
          "max_score": np.where(recorded, mixed.max(1), np.nan)})
+
+
+def _sparse_entropy_result(recorder: TopKLogitRecorder, T: int, every: int, cost: dict,
+                           labels: np.ndarray) -> MethodScores:
+    """Our score from the top-k recorder: the extras hold its k slots, not N x C mean logits."""
+    sparse = recorder.summary(allow_missing=True)
+    recorded = sparse.visits > 0
+    entropy, top, predicted = sparse_soft_label_stats(
+        sparse.index, np.where(recorded[:, None], sparse.mean, 0.0), np.where(recorded, sparse.rest_logit, 0.0),
+        sparse.num_classes)
+    if not recorded.all():
+        entropy[~recorded] = entropy[recorded].max() + 1.0
+    return MethodScores(
+        "entropy", entropy, {"score_epochs": T, "every": every, "unrecorded": int((~recorded).sum()),
+                             "recorder_topk": recorder.k}, cost,
+        {"topk_index": sparse.index.astype(np.int32), "topk_mean_logits": sparse.mean.astype(np.float32),
+         "rest_logit": sparse.rest_logit, "predicted": np.where(recorded, predicted, labels),
+         "max_score": np.where(recorded, top, np.nan), "visits": sparse.visits})
 
 
 class _CESnapshot:

@@ -86,7 +86,7 @@ def decide(scores: ScoreSet, options: SelectOptions) -> Decision:
         recorded, predicted, max_score = _soft_label_extras(ours, scores.labels)
         entropy = np.where(recorded, ours.importance, np.nan)
         mislabeled = recorded & (predicted != scores.labels)
-        threshold = outlier_threshold(_num_classes(ours), options.delta, options.delta_relative)
+        threshold = outlier_threshold(_num_classes(ours, scores), options.delta, options.delta_relative)
         outliers = recorded & (np.where(recorded, max_score, np.inf) <= threshold)
         if not recorded.all():
             warnings.append(f"{int((~recorded).sum())} samples were never recorded in the accumulation window "
@@ -124,13 +124,17 @@ def apply_decisions(decision: Decision, scores: ScoreSet, path: str | Path) -> D
 def _soft_label_source(scores: ScoreSet, method: str) -> str | None:
     """Which scored method's soft labels purify: the ranking method's when it has them, else ours."""
     for name in (method, "entropy"):
-        if name in scores.methods and {"soft_labels", "mean_logits"} & set(scores[name].extras):
+        if name in scores.methods and ({"soft_labels", "mean_logits"} & set(scores[name].extras)
+                                       or {"predicted", "max_score"} <= set(scores[name].extras)):
             return name
     return None
 
 
-def _num_classes(method: MethodScores) -> int:
-    return (method.extras["soft_labels"] if "soft_labels" in method.extras else method.extras["mean_logits"]).shape[1]
+def _num_classes(method: MethodScores, scores: ScoreSet) -> int:
+    for key in ("soft_labels", "mean_logits"):
+        if key in method.extras:
+            return method.extras[key].shape[1]
+    return len(scores.classes)  # the top-k recorder keeps no full rows
 
 
 def _soft_label_extras(ours: MethodScores, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from reidprune.errors import ReidPruneError
 from reidprune.validation import ROW_SUM_TOLERANCE, as_matrix, as_probabilities, softmax
 
 __all__ = ["ROW_SUM_TOLERANCE", "entropy_scores", "max_scores", "predicted_labels", "soft_labels",
@@ -124,3 +125,57 @@ def soft_label_statistics(mean_logits: np.ndarray, labels: np.ndarray
 
 #: Soft labels are probability rows; the check lives in :mod:`reidprune.validation`.
 validate_soft_labels = as_probabilities
+
+
+def sparse_soft_label_stats(index: np.ndarray, mean_logits: np.ndarray, rest_logit: np.ndarray,
+                            num_classes: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Entropy, max score and argmax of soft labels given by k classes plus a uniform rest.
+
+    The soft label is the softmax over C classes whose mean logits are ``mean_logits`` for
+    the k classes in ``index`` and ``rest_logit`` for each of the other ``C - k`` (as kept by
+    :class:`reidprune.dynamics.topk.TopKLogitRecorder`). With ``k = C`` it is
+    :func:`entropy_scores`, :func:`max_scores` and :func:`predicted_labels` of the full softmax.
+
+    Parameters
+    ----------
+    index:
+        ``(N, k)`` integer classes of the slots (each row distinct classes in ``0..C-1``).
+    mean_logits:
+        ``(N, k)`` finite mean logits of those classes.
+    rest_logit:
+        ``(N,)`` logit of each remaining class (ignored when ``k = C``); finite.
+    num_classes:
+        C.
+
+    Returns
+    -------
+    entropy, max_score, predicted:
+        ``(N,)`` float64 entropy in bits, ``(N,)`` float64 highest class probability, and
+        ``(N,)`` int64 argmax class (ties: the lowest class index; the slots, since a slot
+        class is never below the rest's logit by construction, else still the best slot).
+    """
+    index = np.asarray(index)
+    mean = as_matrix(mean_logits, "sparse mean logits")
+    rest = np.asarray(rest_logit, dtype=np.float64)
+    if index.shape != mean.shape or rest.shape != (len(mean),):
+        raise ReidPruneError(f"sparse soft labels need index and mean logits of one shape (N, k) and a rest "
+                             f"logit of shape (N,), got {index.shape}, {mean.shape} and {rest.shape}")
+    num_rest = num_classes - mean.shape[1]
+    if num_rest < 0:
+        raise ReidPruneError(f"{mean.shape[1]} slots for only {num_classes} classes")
+    if num_rest and not np.isfinite(rest).all():
+        raise ReidPruneError("rest logits must be finite; check the training run that recorded them")
+    top = mean.max(axis=1)
+    shift = np.maximum(top, rest) if num_rest else top
+    head = np.exp(mean - shift[:, None])
+    tail = num_rest * np.exp(rest - shift) if num_rest else np.zeros(len(mean))
+    log_total = np.log(head.sum(axis=1) + tail)  # log Z - shift
+    # H = log Z - sum_j p_j z_j, in the shifted frame, converted to bits.
+    expected_logit = ((head * (mean - shift[:, None])).sum(axis=1)
+                      + (tail * (rest - shift) if num_rest else 0.0)) / np.exp(log_total)
+    entropy = np.maximum((log_total - expected_logit) / np.log(2.0), 0.0)
+    max_score = np.exp(top - shift - log_total)
+    if num_rest:
+        max_score = np.maximum(max_score, np.exp(rest - shift - log_total))
+    best = np.where(mean == top[:, None], index, np.iinfo(np.int64).max).min(axis=1)
+    return entropy, max_score, best.astype(np.int64)
