@@ -1,3 +1,5 @@
+"""``python -m reidprune`` runs the command line."""
 from reidprune.cli import main
 
-main()
+if __name__ == "__main__":
+    main()

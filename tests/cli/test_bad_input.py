@@ -14,11 +14,11 @@ from click.testing import CliRunner
 
 from reidprune.cli import DEFAULTS, main
 from reidprune.errors import ReidPruneError
-from reidprune.models.identify import guess_architecture
+from reidprune.models.weights import guess_architecture
 from reidprune.models.reid import build_model
 from reidprune.scores.store import MethodScores, ScoreSet
 
-TINY = ["--preset", "cpu", "--size", "16x8", "--epochs", "1", "--batch-size", "8", "--instances", "2", "-q"]
+TINY = ["--preset", "small", "--size", "16x8", "--epochs", "1", "--batch-size", "8", "--instances", "2", "-q"]
 SRC = str(Path(__file__).resolve().parents[2] / "src")
 
 
@@ -296,35 +296,37 @@ def test_weights_of_another_architecture_name_it(tmp_path):
     assert "\n" not in message and "resnet18" in message and "--backbone resnet18" in message
 
 
-@pytest.mark.parametrize("name", ["small", "resnet18", "resnet34", "resnet50"])
+@pytest.mark.parametrize("name", ["resnet18", "resnet50", "mobilenetv2"])
 def test_guess_architecture_of_our_backbones(name):
     assert guess_architecture(build_model(name, 4).state_dict()) == name
-    assert guess_architecture(build_model(name, 4).backbone.body.state_dict()) == name
+    assert guess_architecture(build_model(name, 4).backbone.state_dict()) == name
 
 
 def test_guess_architecture_of_torchvision_names():
-    from torchvision.models import mobilenet_v2, resnet50
+    from torchvision.models import mobilenet_v2, resnet18, resnet50
 
     assert guess_architecture(resnet50(weights=None).state_dict()) == "resnet50"
-    assert guess_architecture({f"module.{k}": v for k, v in resnet50(weights=None).state_dict().items()}) \
-        == "resnet50"
-    assert guess_architecture(mobilenet_v2(weights=None).state_dict()) == "mobilenet_v2"
-    assert guess_architecture({"foo.weight": torch.zeros(2)}) is None
+    assert guess_architecture(resnet18(weights=None).state_dict()) == "resnet18"
+    assert guess_architecture(mobilenet_v2(weights=None).state_dict()) == "mobilenetv2"
+    assert "unknown" in guess_architecture({"foo.weight": torch.zeros(2)})
 
 
 def test_help_shows_the_real_defaults():
-    from reidprune.train.config import TrainConfig, cpu_quick_config, paper_scoring_config
+    from reidprune.train.config import (
+        TrainConfig, cpu_quick_config, cpu_scoring_config, cpu_train_config, paper_scoring_config,
+    )
 
-    cpu, paper = cpu_quick_config(), paper_scoring_config()
+    small, cpu, paper = cpu_quick_config(), cpu_scoring_config(), paper_scoring_config()
     def values(key):
         return [part.split(": ")[1] for part in DEFAULTS[key].split("; ")]
 
-    assert [float(v) for v in values("lr")] == [cpu.lr, paper.lr]
-    assert values("backbone") == [cpu.backbone, TrainConfig().backbone]
-    assert values("size") == [f"{cpu.height}x{cpu.width}", f"{paper.height}x{paper.width}"]
-    assert DEFAULTS["epochs"] == f"score/run: {paper.epochs}; train: 30 cpu preset, {TrainConfig().epochs} paper"
-    assert cpu.epochs == paper.epochs
-    assert DEFAULTS["batch_size"] == str(cpu.batch_size) and DEFAULTS["instances"] == str(cpu.instances)
+    assert [float(v) for v in values("lr")] == [small.lr, cpu.lr, paper.lr]
+    assert values("backbone") == [small.backbone, cpu.backbone, TrainConfig().backbone]
+    assert values("size") == [f"{c.height}x{c.width}" for c in (small, cpu, paper)]
+    assert DEFAULTS["epochs"] == (f"score/run: {paper.epochs}; train: 30 small preset, {cpu_train_config().epochs} "
+                                  f"cpu, {TrainConfig().epochs} paper")
+    assert small.epochs == cpu.epochs == paper.epochs
+    assert DEFAULTS["batch_size"] == str(small.batch_size) and DEFAULTS["instances"] == str(small.instances)
     text = " ".join(invoke("score", "--help").output.split())
     for value in DEFAULTS.values():
         assert f"[default: ({value})" in text

@@ -72,7 +72,7 @@ def inputs(tmp_path_factory):
     data["not_a_dataset"] = root / "not_a_dataset"
 
     scored = root / "scored"
-    done = invoke("score", world, "--out", scored, "-m", "entropy", "-m", "random", "--preset", "cpu",
+    done = invoke("score", world, "--out", scored, "-m", "entropy", "-m", "random", "--preset", "small",
                   "--size", "16x8", "--epochs", "1", "--batch-size", "4", "--instances", "2", "-q")
     assert done.exit_code == 0, done.output
     pruned = root / "pruned"
@@ -156,7 +156,7 @@ def commands(draw):
     scores = (draw(st.sampled_from(["good", "truncated", "random_bytes", "meta", "shorter", "nan", "text",
                                     "drop"])), draw(st.floats(0, 1)), draw(st.integers(0, 50)))
     out = draw(st.sampled_from(["fresh", "fresh", "pruned", "file", "under_file", "dataset"]))
-    tiny = ["--preset", "cpu", "--size", "16x8", "--epochs", "1", "--batch-size", "4", "--instances", "2", "-q"]
+    tiny = ["--preset", "small", "--size", "16x8", "--epochs", "1", "--batch-size", "4", "--instances", "2", "-q"]
     if command == "prune":
         options = _options(_SELECT, draw) + ["--method", draw(st.sampled_from(["entropy", "random", "nope"]))]
     elif command == "score":

@@ -14,7 +14,6 @@ from reidprune.data.layouts import (
 )
 from reidprune.errors import ReidPruneError
 
-CUHK03 = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "cuhk03"
 
 
 def write_image(path: Path, value: int = 0) -> Path:
@@ -160,8 +159,8 @@ def test_market_named_but_missing_train_folder(tmp_path):
         load_dataset(tmp_path, "market1501")
 
 
-def test_real_cuhk03_listing():
-    loaded = read_dataset(CUHK03)  # lists and parses names only; no image is decoded
+def test_real_cuhk03_listing(cuhk03):
+    loaded = read_dataset(cuhk03)  # lists and parses names only; no image is decoded
     table = loaded.table
     assert table.layout == "market1501"
     assert loaded.skipped == {}

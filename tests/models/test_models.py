@@ -42,11 +42,11 @@ def test_weight_file_errors(tmp_path):
         build_model("resnet18", 5, weights=tmp_path / "missing.pth")
     bad = tmp_path / "bad.pth"
     bad.write_bytes(b"not a checkpoint")
-    with pytest.raises(ReidPruneError, match="not a weight file reidprune can read"):
+    with pytest.raises(ReidPruneError, match="cannot read weight file"):
         build_model("resnet18", 5, weights=bad)
     other = tmp_path / "other.pth"
     torch.save({"something.else": torch.zeros(3)}, other)
-    with pytest.raises(ReidPruneError, match="does not fit backbone resnet18"):
+    with pytest.raises(ReidPruneError, match="no parameter"):
         build_model("resnet18", 5, weights=other)
 
 

@@ -22,7 +22,7 @@ LOCK_NAME = ".reidprune.lock"
 # How many times each backbone halves its input before global pooling; each side must be at
 # least 2 ** halvings pixels or a pooling layer meets an empty feature map. Unknown backbones
 # get the largest downsampling of torchvision's classifiers (32).
-BACKBONE_HALVINGS = {"small": 3, "resnet18": 4, "resnet34": 4, "resnet50": 4, "resnet101": 4}
+BACKBONE_HALVINGS = {"small": 3, "mobilenetv2": 5, "resnet18": 4, "resnet34": 4, "resnet50": 4, "resnet101": 4}
 DEFAULT_HALVINGS = 5
 
 
@@ -101,7 +101,7 @@ def check_input_size(backbone: str, height: int, width: int) -> None:
     if height < smallest or width < smallest:
         raise ReidPruneError(
             f"--size {height}x{width} is too small for backbone {backbone}: it halves the image {halvings} "
-            f"times, so each side needs at least {smallest} pixels; use e.g. 64x32 (cpu preset) or 256x128")
+            f"times, so each side needs at least {smallest} pixels; use e.g. 64x32 (small preset), 128x64 (cpu) or 256x128")
 
 
 def check_learning_rate(lr: float) -> None:

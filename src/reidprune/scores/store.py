@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from reidprune import __version__
-from reidprune.atomic import atomic_path
+from reidprune.atomic import atomic_path, json_default
 from reidprune.data.table import SampleTable
 from reidprune.errors import ReidPruneError
 
@@ -89,7 +89,7 @@ class ScoreSet:
             for key, value in m.extras.items():
                 arrays[f"{name}/{key}"] = np.asarray(value)
             meta["methods"][name] = {"params": m.params, "cost": m.cost, "extras": sorted(m.extras)}
-        arrays["meta"] = np.array(json.dumps(meta, sort_keys=True, default=_plain))
+        arrays["meta"] = np.array(json.dumps(meta, sort_keys=True, default=json_default))
         with atomic_path(path) as tmp:
             with open(tmp, "wb") as fh:
                 np.savez_compressed(fh, **arrays)
@@ -154,13 +154,3 @@ class ScoreSet:
             logits = m.extras.get("mean_logits")
             if logits is not None and (logits.ndim != 2 or logits.shape[1] != len(self.classes)):
                 raise damaged(f"{name}/mean_logits has shape {logits.shape}, expected ({n}, {len(self.classes)})")
-
-
-def _plain(value):
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, (np.ndarray, tuple)):
-        return list(value)
-    if isinstance(value, Path):
-        return str(value)
-    raise TypeError(f"cannot store {type(value).__name__} in score metadata")

@@ -2,7 +2,8 @@
 
 Per step: augment -> forward -> loss -> backward -> step -> ``hook.update(ids, logits, labels)``.
 Per epoch: ``hook.end_epoch()``, then ``callback.on_epoch_end(epoch, model)`` (for scores that
-need the model itself, e.g. EL2N's evaluation pass), then a checkpoint.
+need the model itself, e.g. EL2N's evaluation pass), then a checkpoint. A callback whose
+``should_stop`` attribute becomes true ends training after that epoch (an adaptive stop).
 """
 from __future__ import annotations
 
@@ -16,11 +17,11 @@ from typing import Protocol, Sequence
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from reidprune.dynamics.base import TrainingHook
 from reidprune.errors import ReidPruneError, TrainingInterrupted  # noqa: F401 - re-exported
 from reidprune.models.losses import batch_hard_triplet, cross_entropy
+from reidprune.progress import progress as progress_bar
 from reidprune.train.augment import augment, normalize, step_generator
 from reidprune.train.checkpoint import load_checkpoint, save_checkpoint
 from reidprune.train.config import TrainConfig
@@ -40,7 +41,7 @@ class NonFiniteLoss(ReidPruneError):
 
 @dataclass
 class FitResult:
-    epochs: int
+    epochs: int  # epochs trained (fewer than configured after an adaptive stop)
     iterations: int
     seconds: float
     losses: list[float] = field(default_factory=list)  # mean loss per epoch
@@ -125,16 +126,19 @@ def fit(model: torch.nn.Module, images: torch.Tensor, labels: np.ndarray, config
         start_epoch, start_step = state.load(saved)
         result.resumed_from = (start_epoch, start_step)
         log.info("resuming from epoch %d, step %d (checkpoint %s)", start_epoch, start_step, checkpoint)
+    result.epochs = start_epoch - 1
     began = time.perf_counter()
     with _catch_signals() as stop:
         for epoch in range(start_epoch, config.epochs + 1):
+            if _stop_requested(callbacks):  # resumed after an adaptive stop
+                break
             batches = sampler.batches(epoch)
             first = start_step if epoch == start_epoch else 0
             model.train()
             loss_sum = torch.zeros((), device=device)
-            bar = tqdm(range(first, len(batches)), desc=f"epoch {epoch}/{config.epochs}",
-                       disable=not progress, leave=False, unit="it")
-            for step in bar:
+            bar = progress_bar(desc=f"epoch {epoch}/{config.epochs}", total=len(batches) - first,
+                               enabled=progress)
+            for step in range(first, len(batches)):
                 idx = torch.as_tensor(batches[step], device=device)
                 gen = step_generator(config.seed, epoch, step)
                 x = augment(images[batches[step]], config.augment, gen).to(device, non_blocking=True)
@@ -150,6 +154,7 @@ def fit(model: torch.nn.Module, images: torch.Tensor, labels: np.ndarray, config
                     hook.update(idx, out[0].detach(), y)
                 loss_sum += loss.detach()
                 result.iterations += 1
+                bar.update(1)
                 if stop.requested or (checkpoint_every and (step + 1) % checkpoint_every == 0):
                     if checkpoint is not None:
                         save_checkpoint(checkpoint, state.dump(epoch, step + 1, run_key))
@@ -158,13 +163,18 @@ def fit(model: torch.nn.Module, images: torch.Tensor, labels: np.ndarray, config
                             f"interrupted at epoch {epoch}, step {step + 1}"
                             + (f"; checkpoint saved to {checkpoint}, run the same command to resume"
                                if checkpoint is not None else ""))
+            result.losses.append(float(loss_sum) / max(1, len(batches) - first))
+            bar.set_postfix(loss=result.losses[-1])
+            bar.close()
             for hook in hooks:
                 hook.end_epoch()
             for callback in callbacks:
                 callback.on_epoch_end(epoch, model)
-            result.losses.append(float(loss_sum) / max(1, len(batches) - first))
+            result.epochs = epoch
             if checkpoint is not None:
                 save_checkpoint(checkpoint, state.dump(epoch + 1, 0, run_key))
+            if _stop_requested(callbacks):
+                break
     result.seconds = time.perf_counter() - began
     return result
 
@@ -195,6 +205,10 @@ def describe_difference(saved: dict | None, current: dict | None) -> str:
     if not changed:
         return "same settings but other training data (images or labels changed)"
     return "; ".join(changed[:4]) + (f" (and {len(changed) - 4} more)" if len(changed) > 4 else "")
+
+
+def _stop_requested(callbacks) -> bool:
+    return any(getattr(callback, "should_stop", False) for callback in callbacks)
 
 
 def _check_labels(model: torch.nn.Module, labels: np.ndarray) -> None:
@@ -300,8 +314,7 @@ def predict(model: torch.nn.Module, images: torch.Tensor, batch_size: int = 256,
     was_training = model.training
     model.eval().to(device)
     logits, embeds = [], []
-    for start in tqdm(range(0, len(images), batch_size), desc="predict", disable=not progress,
-                      leave=False, unit="batch"):
+    for start in progress_bar(range(0, len(images), batch_size), desc="predict", enabled=progress, unit="batch"):
         x = normalize(images[start:start + batch_size]).to(device, non_blocking=True)
         out = model(x)
         if isinstance(out, torch.Tensor):  # a plain classifier
