@@ -29,6 +29,8 @@ from reidprune.train.augment import AugmentConfig
 from reidprune.train.config import paper_scoring_config
 from reidprune.train.loop import fit, predict
 
+from cuhk03_noise import detection  # the same metrics as the other CUHK03 benches (same folder)
+
 HERE = Path(__file__).resolve().parent
 DEFAULT_DATA = HERE.parent.parent / "shared" / "data" / "cuhk03"
 
@@ -81,17 +83,6 @@ class Embeddings:
         self.out.append(emb.astype(np.float16))
 
 
-def _detection(flagged, flipped, proposed=None, true=None) -> dict:
-    tp = int((flagged & flipped).sum())
-    p, r = tp / max(1, int(flagged.sum())), tp / max(1, int(flipped.sum()))
-    out = {"flagged": int(flagged.sum()), "precision": round(p, 4), "recall": round(r, 4),
-           "f1": round(2 * p * r / (p + r), 4) if p + r else 0.0}
-    if proposed is not None and (flagged & flipped).any():
-        hit = flagged & flipped
-        out["correction_accuracy"] = round(float((proposed[hit] == true[hit]).mean()), 4)
-    return out
-
-
 def summarize(npz: Path) -> dict:
     """Per epoch: the paper's cumulative rule, the epoch alone, AUM < 0 on the same logits, accuracy."""
     d = np.load(npz)
@@ -101,13 +92,20 @@ def summarize(npz: Path) -> dict:
     for e in range(len(sums)):
         def soft(s, c):
             return torch.softmax(torch.as_tensor(s / np.maximum(c, 1)[:, None], dtype=torch.float64), 1).numpy()
-        cumulative = soft(sums[:e + 1].sum(0), counts[:e + 1].sum(0)).argmax(1)
+        cumulative_soft = soft(sums[:e + 1].sum(0), counts[:e + 1].sum(0))
+        cumulative = cumulative_soft.argmax(1)
+        top = cumulative_soft.max(1)
         alone = soft(sums[e], counts[e]).argmax(1)
         aum = margins[:e + 1].sum(0) / np.maximum(counts[:e + 1].sum(0), 1)
         rows.append({"epoch": e + 1, "train_accuracy": round(float(correct[e].sum() / counts[e].sum()), 4),
-                     "ours_cumulative": _detection(cumulative != noisy, flipped, cumulative, true),
-                     "epoch_alone": _detection(alone != noisy, flipped, alone, true),
-                     "aum_below_zero": _detection(aum < 0, flipped)})
+                     "ours_cumulative": detection(cumulative != noisy, flipped, cumulative, true),
+                     "epoch_alone": detection(alone != noisy, flipped, alone, true),
+                     "aum_below_zero": detection(aum < 0, flipped, None, true),
+                     # outlier share (max soft label <= delta) and how many of those are mislabeled
+                     "outliers": {f"delta_{d:g}": {"share": round(float((top <= d).mean()), 4),
+                                                   "mislabeled": round(float(flipped[top <= d].mean()), 4)
+                                                   if (top <= d).any() else None}
+                                  for d in (0.03, 0.05, 0.10)}})
     return {"benchmark": "per-epoch detection quality of one scoring run (CUHK03, symmetric noise)",
             "noisy_labels": int(flipped.sum()), "epochs": rows}
 

@@ -21,14 +21,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from reidprune import __version__
 from reidprune.atomic import write_json
@@ -41,28 +38,11 @@ from reidprune.select.purify import find_outliers
 from reidprune.train.augment import AugmentConfig
 from reidprune.train.config import cpu_scoring_config
 
+from cuhk03_noise import detection, machine  # the same metrics as the from-scratch bench (same folder)
+
 HERE = Path(__file__).resolve().parent
 DEFAULT_DATA = HERE.parent.parent / "shared" / "data" / "cuhk03"
 CELLS = ("ours", "ours_paper_recipe", "aum", "confident")
-
-
-def detection(flagged, noisy, proposed, true_labels) -> dict:
-    tp = int((flagged & noisy).sum())
-    precision = tp / max(1, int(flagged.sum()))
-    recall = tp / max(1, int(noisy.sum()))
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    out = {"flagged": int(flagged.sum()), "precision": round(precision, 4), "recall": round(recall, 4),
-           "f1": round(f1, 4)}
-    if proposed is not None:
-        hit = flagged & noisy
-        out["correction_accuracy"] = round(float((proposed[hit] == true_labels[hit]).mean()), 4) if hit.any() else None
-    return out
-
-
-def machine() -> dict:
-    return {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
-            "cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(), "python": sys.version.split()[0],
-            "torch": torch.__version__, "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}
 
 
 def run_cell(cell, args, train, images, noisy_labels, flipped, workdir) -> dict:
