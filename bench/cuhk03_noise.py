@@ -34,7 +34,14 @@ from reidprune.train.augment import AugmentConfig
 from reidprune.train.config import paper_scoring_config
 
 HERE = Path(__file__).resolve().parent
-DEFAULT_DATA = HERE.parent.parent / "shared" / "data" / "cuhk03"
+
+
+def shared_cuhk03() -> Path:
+    """../shared/data/cuhk03 beside the checkout (also from a git worktree elsewhere)."""
+    for folder in HERE.parents:
+        if (folder / "shared" / "data" / "cuhk03").is_dir():
+            return folder / "shared" / "data" / "cuhk03"
+    return HERE.parent.parent / "shared" / "data" / "cuhk03"
 
 
 def detection(flagged: np.ndarray, noisy: np.ndarray, proposed: np.ndarray | None, true_labels: np.ndarray) -> dict:
@@ -58,7 +65,7 @@ def machine() -> dict:
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--data", type=Path, default=shared_cuhk03())
     parser.add_argument("--out", type=Path, default=HERE / "results" / "cuhk03_noise.json")
     parser.add_argument("--methods", nargs="+", default=["entropy", "aum", "confident"],
                         choices=["entropy", "aum", "confident"])

@@ -33,35 +33,49 @@ from reidprune.data.images import load_images
 from reidprune.data.layouts import load_dataset
 from reidprune.data.noise import inject_symmetric_noise
 from reidprune.pipeline.scoring import ScoreOptions, score_dataset
+from reidprune.scores.store import ScoreSet
 from reidprune.scores.entropy import soft_labels
 from reidprune.select.purify import find_outliers
 from reidprune.train.augment import AugmentConfig
 from reidprune.train.config import cpu_scoring_config
 
-from cuhk03_noise import detection, machine  # the same metrics as the from-scratch bench (same folder)
+from cuhk03_noise import detection, machine, shared_cuhk03  # the same metrics as the from-scratch bench (same folder)
 
 HERE = Path(__file__).resolve().parent
-DEFAULT_DATA = HERE.parent.parent / "shared" / "data" / "cuhk03"
+DEFAULT_DATA = shared_cuhk03()
 CELLS = ("ours", "ours_paper_recipe", "aum", "confident")
 
 
-def run_cell(cell, args, train, images, noisy_labels, flipped, workdir) -> dict:
+def cell_options(cell, args) -> ScoreOptions:
+    """The scoring run of one cell (every cell: the cpu preset's backbone, input and optimiser)."""
     config = cpu_scoring_config(seed=args.seed, device=args.device, epochs=args.cap)
     if cell == "ours":
-        options = ScoreOptions(("entropy", "entropy_knn"), config, stop="auto", seed=args.seed)
-    elif cell == "ours_paper_recipe":
+        return ScoreOptions(("entropy", "entropy_knn"), config, stop="auto", seed=args.seed)
+    if cell == "ours_paper_recipe":
         paper = config.replace(mode="reid", augment=AugmentConfig(pad=5))
-        options = ScoreOptions(("entropy", "entropy_knn"), paper, stop="auto", seed=args.seed)
-    elif cell == "aum":
-        options = ScoreOptions(("aum",), config.replace(epochs=args.aum_epochs), seed=args.seed)
-    else:
-        options = ScoreOptions(("confident",), config.replace(epochs=args.cl_epochs), folds=args.folds,
-                               seed=args.seed)
+        return ScoreOptions(("entropy", "entropy_knn"), paper, stop="auto", seed=args.seed)
+    if cell == "aum":
+        return ScoreOptions(("aum",), config.replace(epochs=args.aum_epochs), seed=args.seed)
+    return ScoreOptions(("confident",), config.replace(epochs=args.cl_epochs), folds=args.folds, seed=args.seed)
+
+
+def cell_scores(cell, args, train, images, noisy_labels, workdir: Path, progress: bool) -> ScoreSet:
+    """The cell's scores, from ``workdir/scores.npz`` when an earlier run saved them (the retraining
+    bench reuses them), else from a scoring run that resumes from its checkpoints."""
+    saved = workdir / "scores.npz"
+    if saved.is_file():
+        return ScoreSet.load(saved)
     began = time.perf_counter()
-    scores = score_dataset(train.with_labels(noisy_labels), images, options, workdir=workdir,
-                           progress=not args.quiet)
-    seconds = round(time.perf_counter() - began, 1)
-    out = {"seconds": seconds, "weights": scores.info.get("weights")}
+    scores = score_dataset(train.with_labels(noisy_labels), images, cell_options(cell, args), workdir=workdir,
+                           progress=progress)
+    scores.info["bench_seconds"] = round(time.perf_counter() - began, 1)
+    scores.save(saved)
+    return scores
+
+
+def run_cell(cell, args, train, images, noisy_labels, flipped, workdir) -> dict:
+    scores = cell_scores(cell, args, train, images, noisy_labels, workdir, progress=not args.quiet)
+    out = {"seconds": scores.info.get("bench_seconds"), "weights": scores.info.get("weights")}
     if cell.startswith("ours"):
         ours = scores["entropy"]
         soft = soft_labels(ours.extras["mean_logits"].astype(np.float64))
@@ -92,15 +106,13 @@ def run_cell(cell, args, train, images, noisy_labels, flipped, workdir) -> dict:
     return out
 
 
-def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def add_cell_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of the scoring cells (shared with bench/cuhk03_retrain.py, which reuses their scores)."""
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
-    parser.add_argument("--out", type=Path, default=HERE / "results" / "cuhk03_pretrained.json")
     parser.add_argument("--work", type=Path, default=Path("bench-work/cuhk03_pretrained"),
-                        help="checkpoints of running cells (resume)")
+                        help="checkpoints of running cells (resume) and their scores.npz")
     parser.add_argument("--noise", type=float, nargs="+", default=[0.20])
-    parser.add_argument("--cells", nargs="+", choices=CELLS, default=list(CELLS))
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0, help="seed of the noise and of the scoring runs")
     parser.add_argument("--cap", type=int, default=12, help="cap of the adaptive stop (paper's T: 12)")
     parser.add_argument("--aum-epochs", type=int, default=7,
                         help="epochs of each AUM threshold run (7 = AUM's best epoch on this data, "
@@ -109,6 +121,13 @@ def main(argv=None) -> None:
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--quiet", action="store_true")
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_cell_arguments(parser)
+    parser.add_argument("--out", type=Path, default=HERE / "results" / "cuhk03_pretrained.json")
+    parser.add_argument("--cells", nargs="+", choices=CELLS, default=list(CELLS))
     args = parser.parse_args(argv)
 
     report = json.loads(args.out.read_text()) if args.out.is_file() else {}
