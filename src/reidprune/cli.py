@@ -72,7 +72,9 @@ def training_options(func):
         click.option("--instances", type=click.IntRange(1), default=None, help="K images per identity in a batch (4)."),
         click.option("--lr", type=float, default=None, help="Adam learning rate (3.5e-4)."),
         click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N."),
-        click.option("--amp/--no-amp", default=False, show_default=True, help="bf16 mixed precision on CUDA."),
+        click.option("--amp/--no-amp", default=True, show_default=True,
+                     help="bf16 autocast and channels-last on CUDA (no effect on the CPU)."),
+        click.option("--compile", "compile_model", is_flag=True, help="torch.compile the model (GPU runs)."),
         click.option("--seed", type=int, default=0, show_default=True, help="Random seed."),
         click.option("--layout", default="auto", show_default=True,
                      help="Dataset layout: auto, market1501, duke, cuhk03, msmt17, veri, folders, cifar100, cub."),
@@ -101,7 +103,8 @@ def _train_config(layout: str, opts: dict, scoring: bool):
         base = paper_scoring_config() if scoring else TrainConfig()
     if mode is None:
         mode = "classify" if layout in ("cifar100", "cub200") else "reid"
-    changes = {"mode": mode, "device": device, "amp": opts["amp"], "seed": opts["seed"], "weights": opts["weights"]}
+    changes = {"mode": mode, "device": device, "amp": opts["amp"], "channels_last": opts["amp"],
+               "compile": opts["compile_model"], "seed": opts["seed"], "weights": opts["weights"]}
     for name in ("backbone", "epochs", "batch_size", "instances", "lr"):
         if opts[name] is not None:
             changes[name] = opts[name]
@@ -113,15 +116,21 @@ def _train_config(layout: str, opts: dict, scoring: bool):
 
 
 def _load(table, size, skip_bad: bool, quiet: bool):
-    """A table's training rows and their images decoded at the input size."""
-    from reidprune.data.images import load_images
+    """A table's training rows and their images at the input size, memory-mapped from the image
+    cache ($REIDPRUNE_CACHE, decoded on first use; under torchrun rank 0 decodes, the others wait)."""
+    from reidprune.data.cache import cached_images, image_rows
+    from reidprune.train import distributed
 
     train = table.split_table("train")
     on_error = "skip" if skip_bad else "raise"
-    images, ok = load_images(train, size=size, on_error=on_error, progress=not quiet)
+    if not distributed.is_main():
+        distributed.barrier()
+    images, ok = cached_images(train, size=size, on_error=on_error, progress=not quiet)
+    if distributed.is_main():
+        distributed.barrier()
     if not ok.all():
         keep = np.flatnonzero(ok)
-        train, images = train.select(keep), images[keep]
+        train, images = train.select(keep), image_rows(images, keep)
         click.echo(f"skipped {int((~ok).sum())} unreadable training images", err=True)
     return train, images
 
@@ -183,7 +192,9 @@ def score(data, out, methods, score_epochs, every, models, folds, ma_decay, aum_
 def _score(data, out, methods, score_epochs, every, models, folds, ma_decay, aum_flags=True, **train_opts):
     from reidprune.data.layouts import load_dataset
     from reidprune.pipeline.scoring import METHODS, ScoreOptions, score_dataset
+    from reidprune.train import distributed
 
+    distributed.init_from_env()  # under torchrun: join the other ranks
     table = load_dataset(data, train_opts["layout"])
     config, preset = _train_config(table.layout, train_opts, scoring=True)
     quiet, seed = train_opts["quiet"], train_opts["seed"]
@@ -199,6 +210,8 @@ def _score(data, out, methods, score_epochs, every, models, folds, ma_decay, aum
     scores = score_dataset(train, images, options, workdir=out / "checkpoints", progress=not quiet)
     scores.info.update({"dataset": str(table.root), "layout": table.layout, "preset": preset,
                         "seconds": time.perf_counter() - began})
+    if not distributed.is_main():  # every rank holds the same scores; rank 0 writes them
+        return table, train, images, scores
     scores.save(out / "scores.npz")
     shutil.rmtree(out / "checkpoints", ignore_errors=True)
     _print_costs(scores)

@@ -34,7 +34,18 @@ def step_generator(seed: int, epoch: int, step: int) -> torch.Generator:
 def normalize(images: torch.Tensor) -> torch.Tensor:
     """uint8 B x 3 x H x W -> float, ImageNet mean/std."""
     x = torch.as_tensor(images).float().div_(255)
-    return (x - MEAN.to(x.device)) / STD.to(x.device)
+    mean, std = _stats(x.device)
+    return (x - mean) / std
+
+
+_STATS: dict[torch.device, tuple[torch.Tensor, torch.Tensor]] = {}
+
+
+def _stats(device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """MEAN and STD on ``device``, copied there once (a copy per step would wait for the GPU)."""
+    if device not in _STATS:
+        _STATS[device] = (MEAN.to(device), STD.to(device))
+    return _STATS[device]
 
 
 def augment(images: torch.Tensor, config: AugmentConfig, gen: torch.Generator) -> torch.Tensor:

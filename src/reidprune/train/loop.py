@@ -3,6 +3,11 @@
 Per step: augment -> forward -> loss -> backward -> step -> ``hook.update(ids, logits, labels)``.
 Per epoch: ``hook.end_epoch()``, then ``callback.on_epoch_end(epoch, model)`` (for scores that
 need the model itself, e.g. EL2N's evaluation pass), then a checkpoint.
+
+Batches come from :class:`~reidprune.train.batches.BatchSource` (RAM, the memory-mapped image
+cache, or the GPU) and are augmented on the training device. Under ``torchrun`` each rank takes
+its share of the batches and the hooks are merged at epoch ends
+(:mod:`reidprune.train.distributed`); a single process does neither.
 """
 from __future__ import annotations
 
@@ -20,7 +25,9 @@ from tqdm.auto import tqdm
 from reidprune.dynamics.base import TrainingHook
 from reidprune.errors import ReidPruneError
 from reidprune.models.losses import batch_hard_triplet, cross_entropy
+from reidprune.train import distributed
 from reidprune.train.augment import augment, normalize, step_generator
+from reidprune.train.batches import BatchSource
 from reidprune.train.checkpoint import load_checkpoint, save_checkpoint
 from reidprune.train.config import TrainConfig
 from reidprune.train.sampler import IdentitySampler, ShuffleSampler
@@ -80,7 +87,7 @@ def make_optimizer(model: torch.nn.Module, config: TrainConfig, iters_per_epoch:
     return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
-def fit(model: torch.nn.Module, images: torch.Tensor, labels: np.ndarray, config: TrainConfig,
+def fit(model: torch.nn.Module, images, labels: np.ndarray, config: TrainConfig,
         hooks: Sequence[TrainingHook] = (), callbacks: Sequence[EpochCallback] = (),
         checkpoint: str | Path | None = None, run_key: str = "", progress: bool = True,
         checkpoint_every: int = 0) -> FitResult:
@@ -88,6 +95,9 @@ def fit(model: torch.nn.Module, images: torch.Tensor, labels: np.ndarray, config
 
     Parameters
     ----------
+    images:
+        A uint8 tensor (in RAM, memory-mapped from the image cache, or already on the
+        device) or an :class:`~reidprune.data.cache.ImageRows`; only each step's rows are read.
     hooks:
         Training-dynamics trackers, called every step with the batch's dataset indices.
     callbacks:
@@ -95,21 +105,27 @@ def fit(model: torch.nn.Module, images: torch.Tensor, labels: np.ndarray, config
     checkpoint:
         File for an atomic checkpoint after every epoch, every ``checkpoint_every`` steps (0 =
         only at epoch ends) and on SIGTERM / Ctrl-C. If it exists, training resumes from it,
-        provided it was written by a run with the same ``run_key``.
+        provided it was written by a run with the same ``run_key`` (and as many ranks).
+        Under ``torchrun`` rank 0 writes it and every rank resumes from it.
     """
     labels = np.asarray(labels, dtype=np.int64)
     if len(images) != len(labels):
         raise ReidPruneError(f"{len(images)} images but {len(labels)} labels")
     _check_labels(model, labels)
     device = resolve_device(config.device)
+    rank, world = distributed.rank_and_world()
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True  # fixed input size: let cuDNN pick the fastest kernels
     torch.manual_seed(config.seed)
     model.to(device)
+    channels_last = config.channels_last and device.type == "cuda"
+    if channels_last:
+        model.to(memory_format=torch.channels_last)
     sampler = make_sampler(labels, config)
-    optimizer, scheduler = make_optimizer(model, config, len(sampler))
-    label_t = torch.as_tensor(labels, device=device)
-    state = _TrainState(model, optimizer, scheduler, hooks, callbacks)
+    steps_per_epoch = len(distributed.shard_batches(range(len(sampler)), rank, world))
+    optimizer, scheduler = make_optimizer(model, config, steps_per_epoch)
+    label_t = torch.as_tensor(labels).to(device)
+    state = _TrainState(model, optimizer, scheduler, hooks, callbacks, world)
     result = FitResult(config.epochs, 0, 0.0)
     start_epoch, start_step = 1, 0
     if checkpoint is not None and (saved := load_checkpoint(checkpoint)) is not None:
@@ -119,21 +135,34 @@ def fit(model: torch.nn.Module, images: torch.Tensor, labels: np.ndarray, config
                 "delete it or choose another output folder")
         start_epoch, start_step = state.load(saved)
         result.resumed_from = (start_epoch, start_step)
+    merger = distributed.HookMerger(hooks, len(labels), device) if distributed.active() else None
+    net = distributed.wrap_model(model, device)
+    if config.compile:
+        net = torch.compile(net)
+    source = BatchSource(images, device)
+
+    def save(epoch: int, step: int) -> None:
+        if merger is not None:
+            merger.merge()
+        if checkpoint is not None and rank == 0:
+            save_checkpoint(checkpoint, state.dump(epoch, step, run_key))
+
     began = time.perf_counter()
     with _catch_signals() as stop:
         for epoch in range(start_epoch, config.epochs + 1):
-            batches = sampler.batches(epoch)
+            batches = distributed.shard_batches(sampler.batches(epoch), rank, world)
             first = start_step if epoch == start_epoch else 0
             model.train()
             loss_sum = torch.zeros((), device=device)
-            bar = tqdm(range(first, len(batches)), desc=f"epoch {epoch}/{config.epochs}",
-                       disable=not progress, leave=False, unit="it")
-            for step in bar:
-                idx = torch.as_tensor(batches[step], device=device)
-                gen = step_generator(config.seed, epoch, step)
-                x = augment(images[batches[step]], config.augment, gen).to(device, non_blocking=True)
+            bar = tqdm(total=len(batches) - first, desc=f"epoch {epoch}/{config.epochs}",
+                       disable=not progress or rank != 0, leave=False, unit="it")
+            for step, (idx, pixels) in enumerate(source.iterate(batches[first:]), start=first):
+                global_step = step * world + rank  # the batch's position in the sampler's order
+                x = augment(pixels, config.augment, step_generator(config.seed, epoch, global_step))
+                if channels_last:
+                    x = x.contiguous(memory_format=torch.channels_last)
                 y = label_t[idx]
-                out = _forward(model, x, config, device)
+                out = _forward(net, x, config, device)
                 loss = _loss(out, y, config)
                 _check_finite(out[0], loss, epoch, step, device)
                 optimizer.zero_grad(set_to_none=True)
@@ -142,25 +171,40 @@ def fit(model: torch.nn.Module, images: torch.Tensor, labels: np.ndarray, config
                 scheduler.step()
                 for hook in hooks:
                     hook.update(idx, out[0].detach(), y)
+                if merger is not None:
+                    merger.note(idx, global_step)
                 loss_sum += loss.detach()
                 result.iterations += 1
-                if stop.requested or (checkpoint_every and (step + 1) % checkpoint_every == 0):
-                    if checkpoint is not None:
-                        save_checkpoint(checkpoint, state.dump(epoch, step + 1, run_key))
-                    if stop.requested:
-                        raise TrainingInterrupted(
-                            f"interrupted at epoch {epoch}, step {step + 1}"
-                            + (f"; checkpoint saved to {checkpoint}, run the same command to resume"
-                               if checkpoint is not None else ""))
+                bar.update(1)
+                if _stop_now(stop, step, device):
+                    save(epoch, step + 1)
+                    raise TrainingInterrupted(
+                        f"interrupted at epoch {epoch}, step {step + 1}"
+                        + (f"; checkpoint saved to {checkpoint}, run the same command to resume"
+                           if checkpoint is not None else ""))
+                if checkpoint_every and (step + 1) % checkpoint_every == 0:
+                    save(epoch, step + 1)
+            bar.close()
+            if merger is not None:
+                merger.merge()
             for hook in hooks:
                 hook.end_epoch()
             for callback in callbacks:
                 callback.on_epoch_end(epoch, model)
             result.losses.append(float(loss_sum) / max(1, len(batches) - first))
-            if checkpoint is not None:
-                save_checkpoint(checkpoint, state.dump(epoch + 1, 0, run_key))
+            save(epoch + 1, 0)
     result.seconds = time.perf_counter() - began
     return result
+
+
+def _stop_now(stop, step: int, device: torch.device) -> bool:
+    """Whether a SIGTERM / Ctrl-C asks to stop; with several ranks, all stop at the same step."""
+    if not distributed.active():
+        return stop.requested
+    # Agreeing costs a collective and a host sync: on CUDA ask every 50 steps only.
+    if device.type == "cuda" and step % 50:
+        return False
+    return distributed.any_rank(stop.requested, device)
 
 
 def _check_labels(model: torch.nn.Module, labels: np.ndarray) -> None:
@@ -202,13 +246,13 @@ def _check_finite(logits, loss, epoch: int, step: int, device: torch.device) -> 
 class _TrainState:
     """Everything a checkpoint must hold to resume exactly."""
 
-    def __init__(self, model, optimizer, scheduler, hooks, callbacks):
-        self.model, self.optimizer, self.scheduler = model, optimizer, scheduler
+    def __init__(self, model, optimizer, scheduler, hooks, callbacks, world: int = 1):
+        self.model, self.optimizer, self.scheduler, self.world = model, optimizer, scheduler, world
         self.stateful = [h for h in list(hooks) + list(callbacks) if hasattr(h, "state_dict")]
 
     def dump(self, epoch: int, step: int, run_key: str) -> dict:
         state = {
-            "run_key": run_key, "epoch": epoch, "step": step,
+            "run_key": run_key, "epoch": epoch, "step": step, "world": self.world,
             "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(),
             "trackers": [s.state_dict() for s in self.stateful],
@@ -219,6 +263,10 @@ class _TrainState:
         return state
 
     def load(self, state: dict) -> tuple[int, int]:
+        if int(state.get("world", 1)) != self.world and int(state["step"]) != 0:
+            raise ReidPruneError(
+                f"checkpoint was written mid-epoch by {state.get('world', 1)} process(es), this run has "
+                f"{self.world}; resume with the same number of processes or delete it")
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
@@ -267,7 +315,7 @@ def predict(model: torch.nn.Module, images: torch.Tensor, batch_size: int = 256,
     logits, embeds = [], []
     for start in tqdm(range(0, len(images), batch_size), desc="predict", disable=not progress,
                       leave=False, unit="batch"):
-        x = normalize(images[start:start + batch_size]).to(device, non_blocking=True)
+        x = normalize(images[start:start + batch_size].to(device, non_blocking=True))
         out = model(x)
         if isinstance(out, torch.Tensor):  # a plain classifier
             out = (out, out, out)
