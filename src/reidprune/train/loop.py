@@ -146,6 +146,7 @@ def fit(model: torch.nn.Module, images, labels: np.ndarray, config: TrainConfig,
             merger.merge()
         if checkpoint is not None and rank == 0:
             save_checkpoint(checkpoint, state.dump(epoch, step, run_key))
+        distributed.barrier()  # no rank reads the checkpoint before rank 0 has written it
 
     began = time.perf_counter()
     with _catch_signals() as stop:
