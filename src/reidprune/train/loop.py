@@ -142,6 +142,7 @@ def fit(model: torch.nn.Module, images, labels: np.ndarray, config: TrainConfig,
     source = BatchSource(images, device)
 
     def save(epoch: int, step: int) -> None:
+        """Merge the ranks' hooks (a no-op in one process), then rank 0 writes the checkpoint."""
         if merger is not None:
             merger.merge()
         if checkpoint is not None and rank == 0:
@@ -187,13 +188,13 @@ def fit(model: torch.nn.Module, images, labels: np.ndarray, config: TrainConfig,
                     save(epoch, step + 1)
             bar.close()
             if merger is not None:
-                merger.merge()
+                merger.merge()  # every rank's hooks hold the whole epoch before it ends
             for hook in hooks:
                 hook.end_epoch()
             for callback in callbacks:
                 callback.on_epoch_end(epoch, model)
             result.losses.append(float(loss_sum) / max(1, len(batches) - first))
-            save(epoch + 1, 0)
+            save(epoch + 1, 0)  # its merge finds nothing new
     result.seconds = time.perf_counter() - began
     return result
 
