@@ -127,7 +127,10 @@ class ImageRows:
     def __getitem__(self, rows) -> torch.Tensor:
         if isinstance(rows, torch.Tensor):
             rows = rows.cpu().numpy()
-        return self.images[torch.from_numpy(np.atleast_1d(self.index[rows]))]
+        picked = self.index[rows]
+        if np.ndim(picked) == 0:
+            return self.images[int(picked)]
+        return self.images[torch.from_numpy(np.ascontiguousarray(picked))]
 
 
 def image_rows(images, index) -> torch.Tensor | ImageRows:
