@@ -78,3 +78,4 @@ if __name__ == "__main__":
     run(images, labels, 2, ckpt)  # "interrupted" after epoch 2: the same run_key, a constant schedule
     result["resumed"] = run(images, labels, 3, ckpt)
     torch.save(result, out / f"rank{rank}.pt")
+    torch.distributed.destroy_process_group()

@@ -24,6 +24,7 @@ A single process (no process group) uses none of this and trains exactly as befo
 """
 from __future__ import annotations
 
+import atexit
 import os
 from typing import Sequence
 
@@ -62,7 +63,13 @@ def init_from_env() -> bool:
         if torch.cuda.is_available():
             torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
         dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+        atexit.register(_leave)  # an undestroyed group can hang the interpreter's exit
     return active()
+
+
+def _leave() -> None:
+    if dist.is_initialized():
+        dist.destroy_process_group()
 
 
 def barrier() -> None:
