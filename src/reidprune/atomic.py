@@ -73,10 +73,11 @@ def write_text(dest: str | os.PathLike, text: str) -> None:
 
 
 def write_json(dest: str | os.PathLike, obj) -> None:
-    write_text(dest, json.dumps(obj, indent=2, sort_keys=True, default=_json_default) + "\n")
+    write_text(dest, json.dumps(obj, indent=2, sort_keys=True, default=json_default) + "\n")
 
 
-def _json_default(value):
+def json_default(value):
+    """``json.dumps(default=...)`` for NumPy scalars and arrays and paths (scores/store.py uses it too)."""
     import numpy as np
 
     if isinstance(value, np.generic):

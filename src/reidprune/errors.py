@@ -7,3 +7,11 @@ class ReidPruneError(Exception):
     The CLI prints it as one line (``error: ...``) and exits with status 2; anything
     else that escapes is a bug in reidprune.
     """
+
+
+class TrainingInterrupted(ReidPruneError):
+    """SIGTERM / Ctrl-C arrived during training; a checkpoint was saved and the same command resumes.
+
+    Defined here rather than in ``reidprune.train.loop`` so the CLI can tell it apart (exit
+    status 130) without importing torch.
+    """

@@ -29,7 +29,7 @@ def write_cifar(root, per_class=6, classes=4, seed=0):
 
 def test_score_and_train_on_cifar_in_classification_mode(tmp_path):
     data = write_cifar(tmp_path / "cifar")
-    common = ["--preset", "cpu", "--size", "32x32", "--batch-size", "8", "--epochs", "2", "-q"]
+    common = ["--preset", "small", "--size", "32x32", "--batch-size", "8", "--epochs", "2", "-q"]
     result = CliRunner().invoke(main, ["score", str(data), "--out", str(tmp_path / "s"), "-m", "entropy",
                                        "-m", "el2n", "-m", "forgetting", *common], catch_exceptions=False)
     assert result.exit_code == 0, result.output
@@ -47,7 +47,7 @@ def test_score_and_train_on_cifar_in_classification_mode(tmp_path):
 def test_el2n_rides_on_a_ce_only_main_run(tmp_path):
     data = write_cifar(tmp_path / "cifar")
     result = CliRunner().invoke(main, ["score", str(data), "--out", str(tmp_path / "s"), "-m", "entropy", "-m", "el2n",
-                                       "--preset", "cpu", "--size", "32x32", "--batch-size", "8", "--epochs", "3",
+                                       "--preset", "small", "--size", "32x32", "--batch-size", "8", "--epochs", "3",
                                        "--score-epochs", "2", "-q"], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     scores = ScoreSet.load(tmp_path / "s" / "scores.npz")

@@ -9,7 +9,7 @@ from reidprune.export.manifest import read_manifest
 from reidprune.export.seed_lists import read_seed_lists
 from reidprune.scores.store import ScoreSet
 
-TRAIN = ["--preset", "cpu", "--size", "32x16", "--batch-size", "8", "--instances", "4", "-q"]
+TRAIN = ["--preset", "small", "--size", "32x16", "--batch-size", "8", "--instances", "4", "-q"]
 
 
 def invoke(*args):
@@ -37,7 +37,13 @@ def test_score_writes_scores_with_costs(scored):
     scores = ScoreSet.load(scored / "scores.npz")
     assert set(scores.methods) == {"entropy", "random"}
     assert len(scores.paths) == 48 and scores["entropy"].cost["epochs"] == 3
-    assert scores["entropy"].params == {"score_epochs": 3, "every": 1, "unrecorded": 0}
+    params = scores["entropy"].params
+    assert {k: params[k] for k in ("score_epochs", "every", "unrecorded")} == {"score_epochs": 3, "every": 1,
+                                                                               "unrecorded": 0}
+    # from scratch the stop is the paper's fixed T; diagnostics are recorded for every epoch
+    assert params["stop"] == "fixed" and params["stopped_at"] == 3 and params["epochs_saved"] == 0
+    assert [d["epoch"] for d in params["diagnostics"]] == [1, 2, 3]
+    assert scores.info["weights"]["source"] == "none"
     assert not (scored / "checkpoints").exists()  # removed once the scores are safe
 
 
@@ -51,6 +57,10 @@ def test_prune_writes_lists_manifest_and_a_materialised_copy(world, scored, tmp_
     assert removed == 12  # 25% of 48, no outliers at delta 0
     lists = read_seed_lists(out / "lists")
     assert len(lists["fpath_list"]) == 48
+    kept = [line.rsplit(" ", 2) for line in (out / "lists" / "train.txt").read_text().splitlines()]
+    assert [(p, int(i)) for p, i, _ in kept] == [
+        (p, int(i)) for p, i, k in zip(manifest.path, manifest.corrected_id, manifest.keep_mask) if k]
+    assert (out / "lists" / "query.txt").exists() and (out / "lists" / "gallery.txt").exists()
     kept_files = sorted((out / "dataset" / "bounding_box_train").iterdir())
     assert len(kept_files) == 36
     summary = json.loads((out / "selection.json").read_text())
@@ -122,3 +132,18 @@ def test_implausibly_many_outliers_stop_unless_accepted(world, scored, tmp_path)
     assert not (tmp_path / "a" / "manifest.csv").exists()
     result = CliRunner().invoke(main, [*args, "--out", str(tmp_path / "b"), "--max-outlier-fraction", "1"])
     assert result.exit_code == 0 and "outliers alone exceed" in result.output
+
+
+def test_prune_takes_delta_from_the_scoring_preset_unless_given(world, scored, tmp_path):
+    import json
+
+    scores = ScoreSet.load(scored / "scores.npz")
+    assert scores.info["preset"] == "small" and scores.info["delta"] == 0.10  # the paper's, from scratch
+    scores.info["delta"] = 0.03  # what the cpu preset records
+    scores.save(tmp_path / "scores.npz")
+    for extra, expected in (((), 0.03), (("--delta", "0.2"), 0.2)):
+        out = tmp_path / f"p{expected}"
+        result = invoke("prune", world, "--scores", tmp_path / "scores.npz", "--out", out,
+                        "--max-outlier-fraction", 1, *extra)
+        assert result.exit_code == 0, result.output
+        assert json.loads((out / "selection.json").read_text())["options"]["delta"] == expected

@@ -14,7 +14,6 @@ from reidprune.data.layouts import (
 )
 from reidprune.errors import ReidPruneError
 
-CUHK03 = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "cuhk03"
 
 
 def write_image(path: Path, value: int = 0) -> Path:
@@ -45,7 +44,7 @@ def make_market(root: Path) -> Path:
     for name in ["0002_c4s1_000001_00.jpg", "-1_c1s1_000401_03.jpg", "0000_c5s1_000001_00.bmp",
                  "0099_c1s1_000001_00.jpg", "0007_c2s2_000001_00.jpg"]:
         write_image(root / "bounding_box_test" / name)
-    # Not images, hidden, or in a sub-folder: all ignored.
+    # Not images, hidden, or in a sub-folder: all ignored (sub-folder images are counted).
     (root / "bounding_box_train" / "Thumbs.db").write_bytes(b"x")
     (root / "bounding_box_train" / "readme.txt").write_text("not an image")
     write_image(root / "bounding_box_train" / ".0003_c1s1_000001_00.jpg")
@@ -74,7 +73,7 @@ def test_market_rows_exact(tmp_path):
     assert rows(table, root) == MARKET_ROWS
     assert table.layout == "market1501"
     assert table.classes.tolist() == [2, 7, 10]
-    assert loaded.skipped == {"junk": 1}
+    assert loaded.skipped == {"junk": 1, "in_subfolder": 1}
     assert all(Path(p).is_absolute() and Path(p).is_file() for p in table.path)
 
 
@@ -98,6 +97,15 @@ def test_market_junk_reported_as_warning_with_count(tmp_path):
     assert 0 in table.pid[table.split == "gallery"].tolist()  # distractors stay in the gallery
 
 
+def test_market_images_in_subfolders_are_counted_and_warned(tmp_path):
+    root = make_market(tmp_path / "market")
+    write_image(root / "query" / "deep" / "deeper" / "0002_c1s1_000009_00.jpg")
+    (root / "query" / "deep" / "notes.txt").write_text("not an image")
+    assert read_dataset(root).skipped["in_subfolder"] == 2
+    with pytest.warns(SkippedFilesWarning, match=r"skipped 2 image\(s\) in sub-folders"):
+        load_dataset(root)
+
+
 def test_market_bad_name_raises_naming_file(tmp_path):
     root = make_market(tmp_path / "market")
     write_image(root / "query" / "holiday.jpg")
@@ -110,7 +118,7 @@ def test_market_bad_name_skip_counts(tmp_path):
     for name in ["holiday.jpg", "-_c1.jpg", "-5_c1s1_000001_00.jpg", "9" * 25 + "_c1.jpg"]:
         write_image(root / "query" / name)
     loaded = read_dataset(root, on_bad_name="skip")
-    assert loaded.skipped == {"junk": 1, "bad_name": 4}
+    assert loaded.skipped == {"junk": 1, "bad_name": 4, "in_subfolder": 1}
     assert rows(loaded.table, root) == MARKET_ROWS
     with pytest.raises(ReidPruneError, match="on_bad_name must be one of"):
         read_dataset(root, on_bad_name="ignore")
@@ -151,8 +159,8 @@ def test_market_named_but_missing_train_folder(tmp_path):
         load_dataset(tmp_path, "market1501")
 
 
-def test_real_cuhk03_listing():
-    loaded = read_dataset(CUHK03)  # lists and parses names only; no image is decoded
+def test_real_cuhk03_listing(cuhk03):
+    loaded = read_dataset(cuhk03)  # lists and parses names only; no image is decoded
     table = loaded.table
     assert table.layout == "market1501"
     assert loaded.skipped == {}

@@ -300,14 +300,23 @@ def test_numpy_scalars_are_stored_as_plain_numbers(tmp_path):
 
 def test_refuses_non_empty_destination_unless_overwrite(tmp_path):
     out = tmp_path / "w"
-    out.mkdir()
+    generate_world(out, SMALL, progress=False)
     (out / "keep.txt").write_text("mine")
-    with pytest.raises(ReidPruneError, match="overwrite"):
+    with pytest.raises(ReidPruneError, match="--overwrite"):
         generate_world(out, SMALL, progress=False)
     assert (out / "keep.txt").read_text() == "mine"
-    generate_world(out, SMALL, progress=False, overwrite=True)
+    generate_world(out, SMALL, progress=False, overwrite=True)  # an earlier world may be replaced
     assert not (out / "keep.txt").exists()
     assert (out / "ground_truth.csv").is_file()
+
+
+def test_overwrite_refuses_a_folder_that_is_not_a_world(tmp_path):
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "keep.txt").write_text("mine")
+    with pytest.raises(ReidPruneError, match="not a synthetic world"):
+        generate_world(out, SMALL, progress=False, overwrite=True)
+    assert (out / "keep.txt").read_text() == "mine"
 
 
 def test_empty_existing_destination_is_used_and_file_is_refused(tmp_path):

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from reidprune.errors import ReidPruneError
-from reidprune.eval.reid import ReIDMetrics, _stable_argsort_rows, cosine_distance, evaluate_reid
+from reidprune.eval.reid import ReIDMetrics, _rank_chunk, cosine_distance, evaluate_reid
 
 
 # ---------------------------------------------------------------------------------------
@@ -272,16 +272,33 @@ def test_matches_brute_force_reference_with_many_ties(seed):
     _assert_matches_reference(evaluate_reid(distmat, qp, gp, qc, gc), expected)
 
 
+def _stats_by_stable_argsort(distances, qp, qc, gp, gc):
+    """Per-query statistics from ``np.argsort(kind="stable")``, the documented tie rule."""
+    stats = []
+    for row in range(len(distances)):
+        order = np.argsort(distances[row], kind="stable")
+        keep = ~((gp[order] == qp[row]) & (gc[order] == qc[row]))
+        ranks = np.flatnonzero(gp[order][keep] == qp[row]) + 1
+        if len(ranks):
+            stats.append((len(ranks), ranks[0], ranks[-1], (np.arange(1, len(ranks) + 1) / ranks).sum()))
+        else:
+            stats.append((0, np.iinfo(np.int32).max, 0, 0.0))
+    return [np.array(column) for column in zip(*stats)]
+
+
 @pytest.mark.parametrize("dtype", [np.float64, np.float32, np.int64])
-def test_fast_ranking_equals_numpy_stable_argsort(dtype):
+def test_ranking_equals_numpy_stable_argsort(dtype):
     rng = np.random.default_rng(3)
     distances = rng.integers(0, 6, size=(40, 300)).astype(dtype)  # long runs of ties
     distances[:5] = rng.permutation(300)  # rows without ties
     distances[5] = 0  # one run covering the whole row
     if dtype != np.int64:
         distances[6, ::2] = -0.0  # -0.0 == 0.0: one run, ordered by index
-    expected = np.argsort(distances, axis=1, kind="stable")
-    np.testing.assert_array_equal(_stable_argsort_rows(distances), expected)
+    qp, qc = rng.integers(0, 4, 40), rng.integers(0, 2, 40)
+    gp, gc = rng.integers(0, 4, 300), rng.integers(0, 2, 300)
+    expected = _stats_by_stable_argsort(distances, qp, qc, gp, gc)
+    for got, want in zip(_rank_chunk(distances, qp, qc, gp, gc), expected):
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-12)
 
 
 @pytest.mark.parametrize("chunk_size", [1, 7, 30, 1000])

@@ -1,7 +1,4 @@
 """Every method through the scoring pipeline on a tiny in-memory world; loop error paths."""
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 import torch
@@ -12,14 +9,12 @@ from reidprune.pipeline.selecting import SelectOptions, decide
 from reidprune.train.config import cpu_quick_config
 from reidprune.train.loop import NonFiniteLoss, fit
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "train"))
-from resume_job import tiny_world  # noqa: E402
 
 CONFIG = cpu_quick_config(epochs=3, batch_size=16, height=32, width=16)
 
 
 @pytest.fixture(scope="module")
-def all_scores():
+def all_scores(tiny_world):
     table, images = tiny_world()
     options = ScoreOptions(METHODS, CONFIG, score_epochs=2, folds=2, models=2)
     return table, score_dataset(table, images, options, progress=False)
@@ -36,7 +31,7 @@ def test_every_method_scores_every_sample(all_scores):
 def test_costs_are_reported_in_epochs(all_scores):
     _, scores = all_scores
     cost = {name: m.cost["epochs"] for name, m in scores.methods.items()}
-    assert cost == {"random": 0, "entropy": 2, "forgetting": 3, "aum": 3, "ma_loss": 3, "prototypes": 3,
+    assert cost == {"random": 0, "entropy": 2, "entropy_knn": 2, "forgetting": 3, "aum": 3, "ma_loss": 3, "prototypes": 3,
                     "el2n": 4, "grand": 4, "confident": 2}
     assert scores["aum"].cost["threshold_runs"]["epochs"] == 6
 
@@ -90,14 +85,14 @@ def test_nan_logits_stop_with_the_step_and_advice():
         fit(Exploding(), images, labels, cpu_quick_config(mode="classify", batch_size=8, epochs=1), progress=False)
 
 
-def test_labels_out_of_range_are_refused():
+def test_labels_out_of_range_are_refused(tiny_world):
     table, images = tiny_world()
     bad = table.label.copy()
     with pytest.raises(ReidPruneError, match="labels must lie in"):
         table.with_labels(bad + table.num_classes)
 
 
-def test_aum_without_threshold_runs_costs_only_the_main_run():
+def test_aum_without_threshold_runs_costs_only_the_main_run(tiny_world):
     table, images = tiny_world()
     scores = score_dataset(table, images, ScoreOptions(("aum",), CONFIG, aum_flags=False), progress=False)
     assert "mislabeled" not in scores["aum"].extras and "threshold_runs" not in scores["aum"].cost
@@ -113,7 +108,7 @@ def test_fit_refuses_labels_outside_the_classifier():
         fit(build_model("small", 4), images, np.array([0, 1, 2, 3, 4, 0, 1, 2]), CONFIG, progress=False)
 
 
-def test_samples_outside_a_sparse_window_are_kept_and_never_flagged():
+def test_samples_outside_a_sparse_window_are_kept_and_never_flagged(tiny_world):
     table, images = tiny_world(per_class=18)  # 5 groups of 4 per identity, 9 batches take 36 of 40
     options = ScoreOptions(("entropy",), CONFIG, every=3)  # only epoch 3: one P x K epoch
     scores = score_dataset(table, images, options, progress=False)
@@ -126,3 +121,40 @@ def test_samples_outside_a_sparse_window_are_kept_and_never_flagged():
     assert np.isnan(decision.entropy[unrecorded]).all()
     assert decision.selection.keep_mask[unrecorded].all()
     assert any("never recorded" in w for w in decision.warnings)
+
+
+def test_entropy_knn_mixes_the_soft_label_with_the_neighbour_vote(all_scores):
+    from reidprune.scores.entropy import entropy_scores, soft_labels
+
+    table, scores = all_scores
+    knn, ours = scores["entropy_knn"], scores["entropy"]
+    mixed = knn.extras["soft_labels"].astype(np.float64)
+    assert np.allclose(mixed.sum(1), 1, atol=1e-5)
+    # (1 - w) * soft + w * vote: every row stays within w of our soft label
+    soft = soft_labels(ours.extras["mean_logits"].astype(np.float64))
+    assert np.abs(mixed - soft).max() <= knn.params["knn_weight"] + 1e-5
+    k_default = max(1, int(np.median(np.bincount(table.label))) // 2)
+    assert knn.params["knn_k"] == k_default and knn.cost["epochs"] == ours.cost["epochs"]
+    assert np.allclose(knn.importance, entropy_scores(mixed), atol=1e-4)
+    # selection with entropy_knn purifies with its own soft labels
+    decision = decide(scores, SelectOptions(method="entropy_knn", fraction=0.2, max_outlier_fraction=1.0))
+    assert np.array_equal(decision.predicted, mixed.argmax(1))
+
+
+def test_aum_alone_needs_no_main_run(tiny_world):
+    table, images = tiny_world()
+    scores = score_dataset(table, images, ScoreOptions(("aum",), CONFIG.replace(epochs=4)), progress=False)
+    aum = scores["aum"]
+    assert aum.cost["runs"] == 2 and aum.cost["epochs"] == 8 and aum.params["source"] == "threshold runs"
+    assert aum.extras["mislabeled"].dtype == bool and len(aum.importance) == len(table)
+
+
+def test_adaptive_stop_ends_the_run_and_records_why(tiny_world):
+    from reidprune.pipeline.stopping import StopRule
+
+    table, images = tiny_world()
+    rule = StopRule(min_epochs=1, stable_spearman=0.01, stable_changes=0.99)  # stable at once
+    options = ScoreOptions(("entropy",), CONFIG.replace(epochs=5), stop="auto", stop_rule=rule)
+    ours = score_dataset(table, images, options, progress=False)["entropy"]
+    assert ours.params["stopped_at"] == 2 and ours.params["epochs_saved"] == 3 and ours.cost["epochs"] == 2
+    assert "stable" in ours.params["stop_reason"] and len(ours.params["diagnostics"]) == 2

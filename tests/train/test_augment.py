@@ -67,3 +67,8 @@ def test_erasing_boxes_fit_and_mask_only_chosen_images():
     assert ((top + eh <= 32) & (left + ew <= 16)).all()
     mask = _box_mask(torch.tensor([[1, 2, 3, 4], [0, 0, 5, 5]]), torch.tensor([True, False]), 8, 8)
     assert mask[0].sum() == 12 and mask[0, 0, 1:4, 2:6].all() and not mask[1].any()
+def test_step_generator_takes_the_largest_seed():
+    from reidprune.train.augment import step_generator
+
+    a, b = step_generator(2 ** 32 - 1, 120, 5000), step_generator(2 ** 32 - 1, 120, 5001)
+    assert torch.rand(1, generator=a).item() != torch.rand(1, generator=b).item()

@@ -1,4 +1,9 @@
-"""Kill a CPU scoring run (SIGKILL, SIGTERM) at a random point; the resumed run must match exactly."""
+"""Kill a CPU scoring run (SIGKILL, SIGTERM) at a random point; the resumed run must match exactly.
+
+The point is drawn from a seeded generator so that a failure reproduces; set
+RESUME_TEST_SEED to try other points.
+"""
+import os
 import random
 import signal
 import subprocess
@@ -13,6 +18,7 @@ from reidprune.scores.store import ScoreSet
 from reidprune.select.prune import ranking_most_difficult_first
 
 JOB = Path(__file__).with_name("resume_job.py")
+SEED = int(os.environ.get("RESUME_TEST_SEED", "0"))
 
 
 def _run(workdir, out, epochs=8):
@@ -58,8 +64,9 @@ def test_sigkill_at_a_random_point_then_resume_is_identical(tmp_path, reference)
     work, out = tmp_path / "work", tmp_path / "scores.npz"
     proc = _start(work, out)
     # a random point: after 1-3 epochs, somewhere inside the next one (a job epoch takes ~0.4 s)
-    _wait_for_checkpoint(proc, work / "main.ckpt", writes=random.randint(1, 3))
-    time.sleep(random.uniform(0.0, 0.3))
+    rng = random.Random(SEED)
+    _wait_for_checkpoint(proc, work / "main.ckpt", writes=rng.randint(1, 3))
+    time.sleep(rng.uniform(0.0, 0.3))
     assert proc.poll() is None, "the job ended before it could be killed"
     proc.send_signal(signal.SIGKILL)
     proc.wait()

@@ -43,3 +43,11 @@ def test_shuffle_sampler_visits_every_sample_once_per_epoch():
     batches = sampler.batches(2)
     assert [len(b) for b in batches] == [4, 4, 2]
     assert sorted(np.concatenate(batches).tolist()) == list(range(10))
+
+
+def test_shuffle_never_ends_with_a_batch_of_one():
+    # BatchNorm cannot train on a single sample: 9 = 4 + 4 + 1 becomes 4 + 5
+    sampler = ShuffleSampler(9, batch_size=4, seed=0)
+    batches = sampler.batches(1)
+    assert [len(b) for b in batches] == [4, 5] and len(sampler) == 2
+    assert sorted(np.concatenate(batches).tolist()) == list(range(9))

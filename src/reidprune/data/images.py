@@ -13,11 +13,12 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
-from tqdm import tqdm
 
 from reidprune.data.layouts.base import SkippedFilesWarning
 from reidprune.data.table import SampleTable
 from reidprune.errors import ReidPruneError
+from reidprune.progress import progress as progress_bar
+from reidprune.validation import check_int
 
 DEFAULT_MAX_WORKERS = 8
 DECODE_CHUNK = 4096
@@ -108,7 +109,7 @@ def load_images(table: SampleTable, size: tuple[int, int], on_error: str = "rais
         Decoding threads (PIL releases the GIL while decoding); default
         ``min(8, os.cpu_count())``.
     progress:
-        Show a tqdm progress bar.
+        Show progress on stderr (a bar on a terminal, one line when redirected).
 
     Returns
     -------
@@ -156,7 +157,7 @@ def decode_into(out: np.ndarray, table: SampleTable, on_error: str = "raise", wo
     errors = []
     pool = ThreadPoolExecutor(max_workers=workers)
     try:
-        with tqdm(total=len(table), disable=not progress, desc="decoding images", unit="img") as bar:
+        with progress_bar(desc="decoding images", total=len(table), unit="img", enabled=progress) as bar:
             for begin in range(0, len(table), DECODE_CHUNK):  # bounded number of pending futures
                 rows = range(begin, min(begin + DECODE_CHUNK, len(table)))
                 for index, error in zip(rows, pool.map(load_row, rows)):
@@ -188,19 +189,17 @@ def check_size(size) -> tuple[int, int]:
         height, width = size
     except (TypeError, ValueError):
         raise ReidPruneError(f"size must be (height, width), got {size!r}") from None
-    for value in (height, width):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ReidPruneError(f"size must be two positive integers (height, width), got {size!r}")
-    return int(height), int(width)
+    try:
+        return check_int(height, "height", minimum=1), check_int(width, "width", minimum=1)
+    except ReidPruneError:
+        raise ReidPruneError(f"size must be two positive integers (height, width), got {size!r}") from None
 
 
 def check_workers(workers: int | None) -> int:
     """Number of decoding threads: ``workers`` validated, or the default."""
     if workers is None:
         return min(DEFAULT_MAX_WORKERS, os.cpu_count() or 1)
-    if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 1:
-        raise ReidPruneError(f"workers must be a positive integer or None, got {workers!r}")
-    return int(workers)
+    return check_int(workers, "workers", minimum=1)
 
 
 def check_pixels(table: SampleTable) -> None:

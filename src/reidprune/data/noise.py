@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from reidprune.errors import ReidPruneError
+from reidprune.validation import as_labels, check_int, check_number
 
 
 def inject_symmetric_noise(labels, rate: float, num_classes: int,
@@ -31,11 +31,8 @@ def inject_symmetric_noise(labels, rate: float, num_classes: int,
         Boolean mask of the flipped samples (``noisy_labels != labels`` exactly there).
     """
     labels = check_labels(labels, num_classes)
-    if isinstance(rate, bool) or not isinstance(rate, (int, float, np.integer, np.floating)) \
-            or not (0.0 <= float(rate) < 1.0):
-        raise ReidPruneError(f"noise rate must be a number in [0, 1), got {rate!r}")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ReidPruneError(f"seed must be a non-negative integer, got {seed!r}")
+    rate = check_number(rate, "noise rate", 0.0, 1.0, max_open=True)
+    seed = check_int(seed, "seed", minimum=0)
     count = int(round(float(rate) * len(labels)))
     rng = np.random.default_rng(int(seed))
     chosen = rng.choice(len(labels), size=count, replace=False)
@@ -50,15 +47,5 @@ def inject_symmetric_noise(labels, rate: float, num_classes: int,
 
 def check_labels(labels, num_classes: int) -> np.ndarray:
     """``labels`` as a 1-D int64 array in ``0..num_classes-1``, or a :class:`ReidPruneError`."""
-    if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)) \
-            or num_classes < 2:
-        raise ReidPruneError(f"num_classes must be an integer >= 2, got {num_classes!r}")
-    array = np.asarray(labels)
-    if array.ndim != 1 or not (array.dtype.kind in "iu" or (array.size == 0 and array.dtype.kind == "f")):
-        raise ReidPruneError(f"labels must be a 1-D integer array, got {array.dtype} with shape "
-                             f"{array.shape}")
-    array = array.astype(np.int64)
-    if array.size and (array.min() < 0 or array.max() >= num_classes):
-        raise ReidPruneError(f"labels must lie in 0..{num_classes - 1}, got {array.min()}..{array.max()}; "
-                             "pass training labels (not -1) and the right num_classes")
-    return array
+    num_classes = check_int(num_classes, "num_classes", minimum=2)
+    return as_labels(labels, num_classes=num_classes)

@@ -21,11 +21,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from reidprune.errors import ReidPruneError
+from reidprune.validation import check_int
 
 JUNK_PID = -1
 
 # Rows of the distance matrix ranked at once. The per-chunk work arrays take about
-# 60 bytes per distance, ~120 MB for 128 x 15,913 (Market-1501's gallery).
+# 12 bytes per float32 distance (20 per float64), ~40 MB for 128 x 15,913 (Market-1501).
 DEFAULT_CHUNK_SIZE = 128
 
 
@@ -160,11 +161,6 @@ def _check_ids(values, name: str, length: int, length_name: str) -> np.ndarray:
     return array.astype(np.int64, copy=False)
 
 
-def _check_positive_int(value, name: str) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ReidPruneError(f"{name} must be a positive integer, got {value!r}")
-
-
 def _check_distmat(distmat) -> np.ndarray:
     array = _to_numpy(distmat)
     if array.ndim != 2:
@@ -176,30 +172,6 @@ def _check_distmat(distmat) -> np.ndarray:
     if array.shape[0] == 0:
         raise ReidPruneError("distmat has no rows: there are no query images to evaluate")
     return array
-
-
-def _stable_argsort_rows(distances: np.ndarray) -> np.ndarray:
-    """Row-wise ``np.argsort(distances, axis=1, kind="stable")``, computed faster.
-
-    The default (unstable) sort is about three times faster than the stable one on random
-    floats, and the two orders can only differ inside runs of equal distances. So sort
-    unstably, then, in the rows that contain a tie, reorder each run of equal distances by
-    gallery index: sort the key ``(run number, gallery index)``, which is already in order
-    outside the runs, so the stable (run-detecting) sort handles it in near-linear time.
-    """
-    order = np.argsort(distances, axis=1)
-    ranked = np.take_along_axis(distances, order, axis=1)
-    starts_run = ranked[:, 1:] != ranked[:, :-1]
-    tied_rows = np.flatnonzero(~starts_run.all(axis=1))
-    if tied_rows.size:
-        num_columns = distances.shape[1]
-        run = np.zeros((len(tied_rows), num_columns), dtype=np.int64)
-        run[:, 1:] = np.cumsum(starts_run[tied_rows], axis=1, dtype=np.int32)
-        tied_order = order[tied_rows]
-        key = run * num_columns + tied_order
-        fix = np.argsort(key, axis=1, kind="stable")
-        order[tied_rows] = np.take_along_axis(tied_order, fix, axis=1)
-    return order
 
 
 def _rank_chunk(
@@ -214,33 +186,53 @@ def _rank_chunk(
     Returns, per query: number of true matches, rank of the first and of the last true
     match in the valid ranking (1-based), and the sum over true matches of the precision
     at that match.
+
+    No row is argsorted: the rank of a true match at distance ``t`` and gallery index ``c``
+    is one plus the number of valid gallery images before it in the stable order, i.e.
+    with a distance below ``t``, or equal to ``t`` and an index below ``c``. The first count
+    comes from a binary search in the row's sorted VALUES (numpy sorts values several times
+    faster than it argsorts them), the second, only for distances that occur more than
+    once, from the gallery indices of the equal images. The ranking is the one of
+    ``np.argsort(row, kind="stable")`` over the valid images.
     """
     if not np.isfinite(distances).all():
         raise ReidPruneError(
             "distmat contains NaN or infinite distances; check the features it was computed from"
         )
-    order = _stable_argsort_rows(distances)
-    ranked_pids = gallery_pids[order]
-    ranked_camids = gallery_camids[order]
-    same_pid = ranked_pids == query_pids[:, None]
-    same_camera = ranked_camids == query_camids[:, None]
-    valid = ~(same_pid & same_camera)
-    true_match = same_pid & valid
-    del order, ranked_pids, ranked_camids, same_pid, same_camera
-
-    # 1-based rank of each gallery image among the valid ones, and matches found so far.
-    # int32 is exact here (G < 2**31) and makes cumsum several times faster than int64.
-    valid_rank = np.cumsum(valid, axis=1, dtype=np.int32)
-    hits = np.cumsum(true_match, axis=1, dtype=np.int32)
-    num_matches = hits[:, -1] if hits.shape[1] else np.zeros(len(distances), dtype=np.int32)
+    num_rows = distances.shape[0]
+    same_pid = gallery_pids[None, :] == query_pids[:, None]
+    invalid = same_pid & (gallery_camids[None, :] == query_camids[:, None])
+    true_match = same_pid & ~invalid
+    del same_pid
+    # Integers are compared as float64 (exact below 2**53); excluded images sort last as +inf.
+    dtype = distances.dtype if np.issubdtype(distances.dtype, np.floating) else np.float64
+    distances = distances.astype(dtype, copy=False)
+    sorted_valid = np.where(invalid, np.inf, distances)
+    sorted_valid.sort(axis=1)
 
     no_rank = np.iinfo(np.int32).max
-    last_rank = np.where(true_match, valid_rank, 0).max(axis=1, initial=0)
-    first_rank = np.where(true_match, valid_rank, no_rank).min(axis=1, initial=no_rank)
-    precision = np.divide(
-        hits, np.maximum(valid_rank, 1), out=np.zeros(hits.shape), where=true_match
-    )
-    return num_matches, first_rank, last_rank, precision.sum(axis=1)
+    num_matches = np.zeros(num_rows, dtype=np.int64)
+    first_rank = np.full(num_rows, no_rank, dtype=np.int64)
+    last_rank = np.zeros(num_rows, dtype=np.int64)
+    precision_sum = np.zeros(num_rows, dtype=np.float64)
+    for row in range(num_rows):
+        columns = np.flatnonzero(true_match[row])
+        if not len(columns):
+            continue
+        values = distances[row, columns]
+        below = np.searchsorted(sorted_valid[row], values, side="left")
+        equal = np.searchsorted(sorted_valid[row], values, side="right") - below
+        ranks = below + 1
+        for tied_value in np.unique(values[equal > 1]):
+            # Valid images at exactly this distance come in gallery order.
+            same = np.flatnonzero((distances[row] == tied_value) & ~invalid[row])
+            at_value = values == tied_value
+            ranks[at_value] += np.searchsorted(same, columns[at_value])
+        ranks.sort()
+        num_matches[row] = len(ranks)
+        first_rank[row], last_rank[row] = ranks[0], ranks[-1]
+        precision_sum[row] = (np.arange(1, len(ranks) + 1) / ranks).sum()
+    return num_matches, first_rank, last_rank, precision_sum
 
 
 def evaluate_reid(
@@ -298,8 +290,8 @@ def evaluate_reid(
     gallery_camids = _check_ids(
         gallery_camids, "gallery_camids", num_gallery, "the number of distmat columns"
     )
-    _check_positive_int(max_rank, "max_rank")
-    _check_positive_int(chunk_size, "chunk_size")
+    check_int(max_rank, "max_rank", minimum=1)
+    check_int(chunk_size, "chunk_size", minimum=1)
 
     kept = gallery_pids != JUNK_PID
     has_junk = not kept.all()
@@ -319,6 +311,13 @@ def evaluate_reid(
         )
         num_matches[rows], first_rank[rows], last_rank[rows], precision_sum[rows] = stats
 
+    return _metrics_from_stats(num_matches, first_rank, last_rank, precision_sum, max_rank)
+
+
+def _metrics_from_stats(num_matches: np.ndarray, first_rank: np.ndarray, last_rank: np.ndarray,
+                        precision_sum: np.ndarray, max_rank: int) -> ReIDMetrics:
+    """CMC, mAP and mINP from the per-query statistics of :func:`_rank_chunk`."""
+    num_query = len(num_matches)
     is_valid = num_matches > 0
     num_valid = int(is_valid.sum())
     if num_valid == 0:
@@ -346,3 +345,244 @@ def evaluate_reid(
         num_queries=int(num_query),
         num_valid_queries=num_valid,
     )
+
+
+# ---------------------------------------------------------------------------------------
+# Evaluation from features in blocks: the Q x G distance matrix is never built
+# ---------------------------------------------------------------------------------------
+
+#: Default working-memory budget of :func:`evaluate_reid_features`, in MiB.
+DEFAULT_MEMORY_BUDGET_MB = 512
+
+#: Bytes of working memory one distance of a query block costs while it is ranked on the CPU
+#: (the float32 distance, a copy without junk columns, three boolean masks and the float32
+#: sorted values; measured with tracemalloc: about 10 besides the distance itself).
+BYTES_PER_DISTANCE_CPU = 16
+
+#: The same for the torch ranking on an accelerator (int64 sort order, gathered int64 ids
+#: and cameras, int32 cumulative counts, float64 precisions: about 50).
+BYTES_PER_DISTANCE_TORCH = 64
+
+
+def query_block_size(num_gallery: int, memory_budget_mb: float,
+                     bytes_per_distance: int = BYTES_PER_DISTANCE_CPU) -> int:
+    """Queries ranked at once so that a block's work arrays fit in ``memory_budget_mb``.
+
+    Parameters
+    ----------
+    num_gallery:
+        G, the gallery size (columns of a block).
+    memory_budget_mb:
+        Working memory allowed for one block, in MiB (the features themselves not counted).
+    bytes_per_distance:
+        Working memory per distance: :data:`BYTES_PER_DISTANCE_CPU` for the numpy ranking,
+        :data:`BYTES_PER_DISTANCE_TORCH` for the torch one.
+
+    Returns
+    -------
+    int
+        ``max(1, budget // (bytes_per_distance * G))``; at MSMT17 size (G = 82,161) a
+        512 MiB budget gives 408 queries per block on the CPU (a 134 MB float32 block).
+    """
+    budget = float(memory_budget_mb) * 2**20
+    return max(1, int(budget // (bytes_per_distance * max(num_gallery, 1))))
+
+
+def evaluate_reid_features(
+    query_features,
+    gallery_features,
+    query_pids,
+    gallery_pids,
+    query_camids,
+    gallery_camids,
+    max_rank: int = 10,
+    *,
+    device=None,
+    memory_budget_mb: float = DEFAULT_MEMORY_BUDGET_MB,
+    gallery_chunk: int = 8192,
+) -> ReIDMetrics:
+    """CMC, mAP and mINP from features, in bounded memory (never the full Q x G matrix).
+
+    Cosine distances are computed in float32 (on ``device``) for a block of queries against
+    the gallery in chunks of ``gallery_chunk`` columns, the block is ranked and reduced to
+    four numbers per query, and the next block follows. Block size comes from
+    ``memory_budget_mb`` (see :func:`query_block_size`). The protocol and the tie rule are
+    those of :func:`evaluate_reid` (equal distances ranked by gallery index, a stable sort),
+    and the result equals ``evaluate_reid`` on the same float32 distances.
+
+    Memory: the features (float32, on ``device``) plus about ``memory_budget_mb`` of work
+    arrays plus one normalised gallery chunk (``gallery_chunk * D * 4`` bytes).
+
+    Parameters
+    ----------
+    query_features, gallery_features:
+        Q x D and G x D arrays or torch tensors (any real dtype; a float32 input is not copied
+        on the CPU). Need not be normalised.
+    query_pids, gallery_pids, query_camids, gallery_camids:
+        As for :func:`evaluate_reid` (``-1`` gallery pids are junk).
+    max_rank:
+        Length of the returned CMC curve.
+    device:
+        Torch device for the distances and, off the CPU, the ranking (``None`` = CPU). On the
+        CPU the ranking uses numpy; elsewhere ``torch.sort(stable=True)``.
+    memory_budget_mb:
+        Working memory for one query block, in MiB. The result does not depend on it.
+    gallery_chunk:
+        Gallery rows normalised and multiplied at once. The result does not depend on it.
+
+    Returns
+    -------
+    ReIDMetrics
+
+    Raises
+    ------
+    ReidPruneError
+        On malformed features or ids, or if no query has a true match in another camera.
+    """
+    import torch
+
+    device = torch.device("cpu" if device is None else device)
+    query = _features_tensor(query_features, "query_features")
+    gallery = _features_tensor(gallery_features, "gallery_features")
+    if query.shape[1] != gallery.shape[1]:
+        raise ReidPruneError(
+            f"query_features have dimension {query.shape[1]} but gallery_features have "
+            f"{gallery.shape[1]}; extract both with the same model"
+        )
+    num_query, num_gallery = len(query), len(gallery)
+    if num_query == 0:
+        raise ReidPruneError("query_features has no rows: there are no query images to evaluate")
+    query_pids = _check_ids(query_pids, "query_pids", num_query, "the number of query features")
+    query_camids = _check_ids(query_camids, "query_camids", num_query, "the number of query features")
+    gallery_pids = _check_ids(gallery_pids, "gallery_pids", num_gallery, "the number of gallery features")
+    gallery_camids = _check_ids(
+        gallery_camids, "gallery_camids", num_gallery, "the number of gallery features"
+    )
+    check_int(max_rank, "max_rank", minimum=1)
+    check_int(gallery_chunk, "gallery_chunk", minimum=1)
+    if isinstance(memory_budget_mb, bool) or not np.isfinite(memory_budget_mb) or memory_budget_mb <= 0:
+        raise ReidPruneError(f"memory_budget_mb must be a positive number, got {memory_budget_mb!r}")
+
+    kept = gallery_pids != JUNK_PID
+    kept_columns = None if kept.all() else np.flatnonzero(kept)
+    gallery_pids, gallery_camids = gallery_pids[kept], gallery_camids[kept]
+    query = _l2_normalise_tensor(query.to(device, torch.float32))
+    gallery = gallery.to(device)  # a no-op on the CPU: normalised chunk by chunk below
+    norms = _row_norms(gallery, gallery_chunk)
+    torch_ranker = None if device.type == "cpu" else _TorchRanker(gallery_pids, gallery_camids, device)
+
+    per_distance = BYTES_PER_DISTANCE_CPU if torch_ranker is None else BYTES_PER_DISTANCE_TORCH
+    block_rows = query_block_size(len(gallery_pids), memory_budget_mb, per_distance)
+    stats = [np.empty(num_query, dtype=np.int64) for _ in range(3)] + [np.empty(num_query)]
+    block = torch.empty((min(block_rows, num_query), num_gallery), dtype=torch.float32, device=device)
+    for start in range(0, num_query, block_rows):
+        rows = slice(start, min(start + block_rows, num_query))
+        distances = block[: rows.stop - rows.start]
+        _cosine_block(query[rows], gallery, norms, gallery_chunk, out=distances)
+        if kept_columns is not None:
+            distances = distances[:, torch.as_tensor(kept_columns, device=device)]
+        if torch_ranker is None:
+            result = _rank_chunk(distances.numpy(), query_pids[rows], query_camids[rows],
+                                 gallery_pids, gallery_camids)
+        else:
+            result = torch_ranker(distances, query_pids[rows], query_camids[rows])
+        for target, values in zip(stats, result):
+            target[rows] = values
+        del distances
+    return _metrics_from_stats(*stats, max_rank)
+
+
+def _features_tensor(features, name: str):
+    """A 2-D real torch tensor sharing memory with ``features`` where it can; checked finite."""
+    import torch
+
+    tensor = features if isinstance(features, torch.Tensor) else torch.as_tensor(np.asarray(features))
+    if tensor.dim() != 2:
+        raise ReidPruneError(
+            f"{name} must be a 2-D array (num_images x feature_dim), got shape {tuple(tensor.shape)}"
+        )
+    if tensor.dtype == torch.bool or tensor.is_complex():
+        raise ReidPruneError(f"{name} must hold real numbers, got dtype {tensor.dtype}")
+    if not tensor.is_floating_point():
+        tensor = tensor.to(torch.float32)
+    # Checked in slices so a large float32 gallery is not copied to a boolean mask at once.
+    for start in range(0, len(tensor), 16384):
+        if not bool(torch.isfinite(tensor[start:start + 16384]).all()):
+            raise ReidPruneError(
+                f"{name} contains NaN or infinite values; check the model output "
+                "(a diverged model or a broken checkpoint)"
+            )
+    return tensor
+
+
+def _l2_normalise_tensor(features):
+    import torch
+
+    norms = torch.linalg.vector_norm(features, dim=1, keepdim=True)
+    # A zero vector stays zero (cosine similarity 0 with everything) instead of dividing by 0.
+    return features / torch.where(norms > 0, norms, torch.ones_like(norms))
+
+
+def _row_norms(gallery, chunk: int):
+    """float32 ``||g||`` per gallery row (1 for a zero row), computed chunk by chunk."""
+    import torch
+
+    norms = torch.empty(len(gallery), dtype=torch.float32, device=gallery.device)
+    for start in range(0, len(gallery), chunk):
+        values = torch.linalg.vector_norm(gallery[start:start + chunk].to(torch.float32), dim=1)
+        norms[start:start + chunk] = torch.where(values > 0, values, torch.ones_like(values))
+    return norms
+
+
+def _cosine_block(query, gallery, norms, chunk: int, out) -> None:
+    """``out = clip(1 - query @ normalise(gallery).T, 0, 2)`` with the gallery in chunks.
+
+    ``query`` is already normalised; each gallery chunk is normalised just before its
+    product, so no normalised copy of the whole gallery is ever held.
+    """
+    import torch
+
+    for start in range(0, len(gallery), chunk):
+        stop = min(start + chunk, len(gallery))
+        # Divided, not multiplied by an inverse: a row divided by its own norm is exact where
+        # it can be (a one-hot row stays one-hot), as in a plain ``g / ||g||``.
+        normalised = gallery[start:stop].to(torch.float32) / norms[start:stop, None]
+        out[:, start:stop] = query @ normalised.T
+    # Rounding can push 1 - cos a hair outside [0, 2].
+    out.neg_().add_(1.0).clamp_(0.0, 2.0)
+
+
+class _TorchRanker:
+    """:func:`_rank_chunk` in torch, for distance blocks on an accelerator."""
+
+    def __init__(self, gallery_pids: np.ndarray, gallery_camids: np.ndarray, device):
+        import torch
+
+        self.device = device
+        self.gallery_pids = torch.as_tensor(gallery_pids, device=device)
+        self.gallery_camids = torch.as_tensor(gallery_camids, device=device)
+
+    def __call__(self, distances, query_pids: np.ndarray, query_camids: np.ndarray):
+        import torch
+
+        order = torch.sort(distances, dim=1, stable=True).indices
+        query_pids = torch.as_tensor(query_pids, device=self.device)[:, None]
+        query_camids = torch.as_tensor(query_camids, device=self.device)[:, None]
+        same_pid = self.gallery_pids[order] == query_pids
+        valid = ~(same_pid & (self.gallery_camids[order] == query_camids))
+        del order
+        true_match = same_pid & valid
+        valid_rank = torch.cumsum(valid, dim=1, dtype=torch.int32)
+        hits = torch.cumsum(true_match, dim=1, dtype=torch.int32)
+        num_matches = hits[:, -1] if hits.shape[1] else torch.zeros(len(hits), dtype=torch.int32,
+                                                                    device=self.device)
+        no_rank = torch.iinfo(torch.int32).max
+        zero = torch.zeros((), dtype=torch.int32, device=self.device)
+        last_rank = torch.where(true_match, valid_rank, zero).amax(dim=1) if hits.shape[1] \
+            else torch.zeros_like(num_matches)
+        first_rank = torch.where(true_match, valid_rank, zero + no_rank).amin(dim=1) if hits.shape[1] \
+            else torch.full_like(num_matches, no_rank)
+        precision = torch.where(true_match, hits.double() / valid_rank.clamp(min=1).double(),
+                                torch.zeros((), dtype=torch.float64, device=self.device))
+        # One transfer per block, not per query.
+        return tuple(t.cpu().numpy() for t in (num_matches, first_rank, last_rank, precision.sum(dim=1)))

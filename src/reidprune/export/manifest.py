@@ -32,6 +32,7 @@ from reidprune.atomic import write_text
 from reidprune.data.table import SampleTable
 from reidprune.errors import ReidPruneError
 from reidprune.select.selection import STATUSES, Selection
+from reidprune.validation import as_labels, relative_path
 
 HEADER = ("index", "path", "original_id", "camera", "assigned_label", "corrected_id",
           "entropy", "max_score", "status")
@@ -111,13 +112,10 @@ def write_manifest(path: str | os.PathLike, table: SampleTable, selection: Selec
     _check_training_table(table, selection)
     entropy = _optional_floats(entropy, n, "entropy")
     max_score = _optional_floats(max_score, n, "max_score")
-    labels = np.asarray(selection.labels, dtype=np.int64)
-    assigned = np.asarray(selection.assigned, dtype=np.int64)
-    for name, values in (("selection.labels", labels), ("selection.assigned", assigned)):
-        if n and (values.min() < 0 or values.max() >= table.num_classes):
-            raise ReidPruneError(f"{name} must lie in 0..{table.num_classes - 1}, got "
-                                 f"{values.min()}..{values.max()}; was the selection made on "
-                                 "this table?")
+    labels, assigned = (as_labels(np.asarray(values, dtype=np.int64), n, table.num_classes, name,
+                                  per="one per training row; was the selection made on this table?")
+                        for name, values in (("selection.labels", selection.labels),
+                                             ("selection.assigned", selection.assigned)))
     corrected = table.classes[labels] if n else np.zeros(0, dtype=np.int64)
     rel = [PurePosixPath(Path(p)).as_posix() for p in table.relative_paths()]
     broken = next((p for p in rel if "\r" in p or "\n" in p), None)
@@ -329,3 +327,24 @@ def check_manifest_matches(manifest: Manifest, table: SampleTable) -> None:
         raise ReidPruneError(f"{where} lists the training images under {table.root} in another "
                              f"order (first: {', '.join(moved)}); scores are index-aligned, "
                              "regenerate the manifest")
+
+
+def resolve_sources(manifest: Manifest, root: Path) -> list[Path]:
+    """Absolute source of every manifest row, refusing any that leaves ``root``.
+
+    Absolute paths, ``..`` components and paths whose resolved location (symlinks followed)
+    leaves ``root`` (resolved) are a :class:`ReidPruneError` naming the manifest line.
+    """
+    sources = []
+    for i, rel in enumerate(manifest.path.tolist()):
+        where = f"{manifest.source}, line {int(manifest.line[i])}"
+        relative_path(rel, where)
+        try:
+            resolved = (root / rel).resolve()
+        except (OSError, RuntimeError) as exc:  # symlink loops
+            raise ReidPruneError(f"{where}: cannot resolve {rel!r} ({exc})") from exc
+        if not resolved.is_relative_to(root):
+            raise ReidPruneError(f"{where}: {rel!r} leads to {resolved}, outside the dataset "
+                                 f"root {root} (through a symlink); refusing to read it")
+        sources.append(resolved)
+    return sources

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import os
 import pickle
-from pathlib import Path, PurePosixPath, PureWindowsPath
+from pathlib import Path
 
 import numpy as np
 
@@ -26,6 +26,7 @@ from reidprune.atomic import atomic_path
 from reidprune.data.safe_pickle import safe_load_pickle
 from reidprune.errors import ReidPruneError
 from reidprune.select.prune import ranking_most_difficult_first
+from reidprune.validation import as_bool_mask, is_absolute_path
 
 FPATH_LIST = "fpath_list.npy"
 RANKING_LIST = "Ranking_list.npy"
@@ -70,8 +71,8 @@ def write_seed_lists(out_dir: str | os.PathLike, relative_paths: np.ndarray, imp
     paths = _check_paths(relative_paths)
     n = len(paths)
     ranking = paths[ranking_most_difficult_first(_check_length(importance, n, "importance"))]
-    mislabeled = _check_mask(mislabeled_mask, n, "mislabeled mask")
-    outliers = _check_mask(outlier_mask, n, "outlier mask")
+    mislabeled = as_bool_mask(mislabeled_mask, n, "mislabeled mask")
+    outliers = as_bool_mask(outlier_mask, n, "outlier mask")
     predicted = np.asarray(predicted_original_ids)
     if predicted.shape != (n,) or (n and not np.issubdtype(predicted.dtype, np.integer)):
         raise ReidPruneError(f"predicted original ids must be {n} integers (one per sample), "
@@ -220,7 +221,7 @@ def _check_paths(relative_paths: np.ndarray) -> np.ndarray:
                              f"shape {paths.shape}")
     paths = paths.astype(str)
     for path in paths.tolist():
-        if not path or PurePosixPath(path).is_absolute() or PureWindowsPath(path).is_absolute():
+        if not path or is_absolute_path(path):
             raise ReidPruneError(f"sample path {path!r} must be relative to the dataset root "
                                  "(use SampleTable.relative_paths())")
     if len(np.unique(paths)) != len(paths):
@@ -233,11 +234,3 @@ def _check_length(values: np.ndarray, n: int, name: str) -> np.ndarray:
     if array.shape != (n,):
         raise ReidPruneError(f"{name} must have one entry per sample path ({n}), got shape {array.shape}")
     return array
-
-
-def _check_mask(mask: np.ndarray, n: int, name: str) -> np.ndarray:
-    array = np.asarray(mask)
-    if array.shape != (n,) or (n and array.dtype != np.bool_):
-        raise ReidPruneError(f"{name} must be a 1-D bool array of {n} entries, "
-                             f"got dtype {array.dtype} shape {array.shape}")
-    return array.astype(bool)

@@ -1,4 +1,4 @@
-"""Backbones built from a name: torchvision ResNets (last stride 1) and a small CPU CNN."""
+"""Backbones built from a name: torchvision ResNets (last stride 1), MobileNetV2 and a small CPU CNN."""
 from __future__ import annotations
 
 from typing import Callable
@@ -49,6 +49,23 @@ class ResNetTrunk(nn.Module):
         return self.body(x)
 
 
+class MobileNetV2Trunk(nn.Module):
+    """torchvision's MobileNetV2 feature extractor (``features``, 1280 channels), no classifier.
+
+    The module keeps torchvision's names (``features.0.0.weight`` ...), so torchvision's own
+    ImageNet state dict loads as it is.
+    """
+
+    out_channels = 1280
+
+    def __init__(self):
+        super().__init__()
+        self.features = tvm.mobilenet_v2(weights=None).features
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.features(x)
+
+
 def _resnet(factory: Callable[..., nn.Module]) -> Callable[[], nn.Module]:
     return lambda: ResNetTrunk(factory(weights=None))
 
@@ -59,6 +76,7 @@ BACKBONES: dict[str, Callable[[], nn.Module]] = {
     "resnet34": _resnet(tvm.resnet34),
     "resnet50": _resnet(tvm.resnet50),
     "resnet101": _resnet(tvm.resnet101),
+    "mobilenetv2": MobileNetV2Trunk,
 }
 
 

@@ -9,6 +9,7 @@ from torch import nn
 
 from reidprune.errors import ReidPruneError
 from reidprune.models.backbones import build_backbone
+from reidprune.models.weights import WeightsInfo, load_into, resolve_weights
 
 
 class ReIDOutput(NamedTuple):
@@ -23,6 +24,8 @@ class ReIDNet(nn.Module):
     ``forward`` returns :class:`ReIDOutput`; its first element is the logits, so code that
     expects a plain classifier (``out[0]``) works too.
     """
+
+    weights_info: WeightsInfo | None = None
 
     def __init__(self, backbone: str, num_classes: int):
         super().__init__()
@@ -45,55 +48,17 @@ class ReIDNet(nn.Module):
         return ReIDOutput(self.classifier(embeddings), features, embeddings)
 
 
-def build_model(backbone: str, num_classes: int, weights: str | os.PathLike | None = None) -> ReIDNet:
-    """Build a ReID model; ``weights`` is an optional local state-dict file for the backbone.
+def build_model(backbone: str, num_classes: int, weights: str | os.PathLike | None = None,
+                pretrained: bool = False) -> ReIDNet:
+    """Build a ReID model; its backbone starts from the weights :func:`resolve_weights` finds.
 
-    The file may hold a torchvision/timm ResNet state dict (``fc.*`` keys are ignored) or a
-    whole reidprune model's state dict. It is read with ``torch.load(weights_only=True)``.
+    ``weights`` is a local state-dict file (torchvision / timm, or a whole reidprune model);
+    ``pretrained`` looks for ImageNet weights when no file is given. ``model.weights_info``
+    says which weights were used (record it; print it).
     """
+    state, info = resolve_weights(backbone, weights, pretrained)
     model = ReIDNet(backbone, num_classes)
-    if weights is not None:
-        load_backbone_weights(model, weights)
+    if state is not None:
+        load_into(model.backbone, state)
+    model.weights_info = info
     return model
-
-
-def load_backbone_weights(model: ReIDNet, path: str | os.PathLike) -> None:
-    if not os.path.isfile(path):
-        raise ReidPruneError(f"weight file {path} does not exist")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - any unreadable file is the user's to fix
-        raise ReidPruneError(f"cannot read weight file {path}: {exc}") from exc
-    if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
-        state = state["state_dict"]
-    if not isinstance(state, dict):
-        raise ReidPruneError(f"weight file {path} does not hold a state dict")
-    if any(k.startswith("backbone.") for k in state):  # a whole reidprune model
-        state = {k[len("backbone."):]: v for k, v in state.items() if k.startswith("backbone.")}
-    target = model.backbone.body if isinstance(model.backbone.body, nn.Sequential) else model.backbone
-    mapped = _map_resnet_keys(state) if model.backbone_name.startswith("resnet") else state
-    if not set(mapped) & set(target.state_dict()):
-        raise ReidPruneError(
-            f"no parameter of {path} matches backbone {model.backbone_name!r}; is it the right architecture?")
-    try:
-        missing, _ = target.load_state_dict(mapped, strict=False)
-    except RuntimeError as exc:  # shape mismatch
-        raise ReidPruneError(f"weight file {path} does not fit backbone {model.backbone_name!r}: {exc}") from exc
-    if missing:
-        raise ReidPruneError(
-            f"weight file {path} lacks {len(missing)} backbone parameters (first: {missing[0]})")
-
-
-_RESNET_ORDER = ["conv1", "bn1", "relu", "maxpool", "layer1", "layer2", "layer3", "layer4"]
-
-
-def _map_resnet_keys(state: dict) -> dict:
-    """torchvision ResNet keys (``layer1.0.conv1.weight``) -> our Sequential's (``4.0.conv1.weight``)."""
-    out = {}
-    for key, value in state.items():
-        head, _, rest = key.partition(".")
-        if head in _RESNET_ORDER:
-            out[f"{_RESNET_ORDER.index(head)}.{rest}"] = value
-        elif head.isdigit():
-            out[key] = value
-    return out

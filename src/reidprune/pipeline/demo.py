@@ -67,7 +67,7 @@ def run_demo(out: str | Path, options: DemoOptions = DemoOptions(), progress: bo
     echo(f"[3/5] purifying and pruning {options.fraction:.0%}")
     select_options = SelectOptions(fraction=options.fraction, delta=options.delta, seed=options.seed)
     decision = decide(scores, select_options)
-    export_decision(out, train, scores, decision, select_options)
+    export_decision(out, train, scores, decision, select_options, eval_table=table)
     detection = detection_quality(train, decision, read_ground_truth(world))
     manifest = out / "manifest.csv"
     flagged_gallery(manifest, world, out / "flagged.png")

@@ -11,11 +11,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from reidprune.data.cache import image_rows
 from reidprune.data.images import load_images
 from reidprune.data.table import SampleTable
 from reidprune.errors import ReidPruneError
 from reidprune.eval.classify import top1_accuracy
-from reidprune.eval.reid import cosine_distance, evaluate_reid
+from reidprune.eval.reid import evaluate_reid_features
 from reidprune.models.reid import build_model
 from reidprune.train.config import TrainConfig
 from reidprune.train.loop import fit, predict, resolve_device
@@ -44,7 +45,7 @@ def train_model(images: torch.Tensor, labels: np.ndarray, num_classes: int, conf
                 checkpoint: str | Path | None = None, run_key: str = "", progress: bool = True):
     """Build and train a fresh model; returns (model, FitResult)."""
     torch.manual_seed(config.seed)
-    model = build_model(config.backbone, num_classes, weights=config.weights)
+    model = build_model(config.backbone, num_classes, weights=config.weights, pretrained=config.pretrained)
     result = fit(model, images, labels, config, checkpoint=checkpoint, run_key=run_key, progress=progress)
     return model, result
 
@@ -64,7 +65,8 @@ def evaluate_model(model: torch.nn.Module, table: SampleTable, eval_images: Eval
     query, gallery = table.split_table("query"), table.split_table("gallery")
     _, qf = predict(model, eval_images.query, config.eval_batch_size, device)
     _, gf = predict(model, eval_images.gallery, config.eval_batch_size, device)
-    metrics = evaluate_reid(cosine_distance(qf, gf), query.pid, gallery.pid, query.camid, gallery.camid)
+    # In query blocks (bounded memory), float32, on the training device.
+    metrics = evaluate_reid_features(qf, gf, query.pid, gallery.pid, query.camid, gallery.camid, device=device)
     return metrics.as_dict(percent=True)
 
 
@@ -79,7 +81,7 @@ def retrain_and_evaluate(train_images: torch.Tensor, labels: np.ndarray, keep: n
     index = np.arange(len(labels)) if keep is None else np.flatnonzero(keep)
     if len(index) == 0:
         raise ReidPruneError("nothing left to train on: the selection removed every sample")
-    model, result = train_model(train_images[index], labels[index], table.num_classes, config,
+    model, result = train_model(image_rows(train_images, index), labels[index], table.num_classes, config,
                                 checkpoint=checkpoint, run_key=run_key, progress=progress)
     metrics = evaluate_model(model, table, eval_images, config)
     metrics.update({"train_images": int(len(index)), "seconds": round(result.seconds, 2),

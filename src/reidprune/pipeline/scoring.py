@@ -28,16 +28,19 @@ from reidprune import __version__
 from reidprune.data.cache import image_rows
 from reidprune.data.table import SampleTable
 from reidprune.dynamics.recorder import LogitRecorder
+from reidprune.dynamics.topk import TopKLogitRecorder
 from reidprune.dynamics.trackers import AUMTracker, ForgettingTracker, LossEMATracker
 from reidprune.errors import ReidPruneError
 from reidprune.models.reid import build_model
+from reidprune.pipeline.stopping import EpochAccuracy, ScoringMonitor, StopRule
 from reidprune.scores import aum as aum_mod
 from reidprune.scores.confident import confident_learning_issues, kfold_indices
 from reidprune.scores.el2n import average_over_models, el2n_scores
-from reidprune.scores.entropy import entropy_scores, max_scores, predicted_labels, soft_labels
+from reidprune.scores.entropy import entropy_scores, soft_label_statistics, soft_labels, sparse_soft_label_stats
 from reidprune.scores.forgetting import forgetting_scores
 from reidprune.scores.grand import grand_scores
 from reidprune.scores.ma_loss import ma_loss_scores
+from reidprune.scores.neighbours import combine, neighbour_votes
 from reidprune.scores.prototypes import prototype_scores
 from reidprune.scores.random import random_scores
 from reidprune.scores.store import MethodScores, ScoreSet
@@ -45,9 +48,9 @@ from reidprune.train.augment import normalize
 from reidprune.train.config import TrainConfig
 from reidprune.train.loop import fit, predict, resolve_device
 
-MAIN_RUN = ("entropy", "forgetting", "aum", "ma_loss", "prototypes")
+MAIN_RUN = ("entropy", "entropy_knn", "forgetting", "aum", "ma_loss", "prototypes")
 CE_RUNS = ("el2n", "grand")
-METHODS = ("entropy", "random", "el2n", "grand", "forgetting", "prototypes", "ma_loss", "aum", "confident")
+METHODS = ("entropy", "entropy_knn", "random", "el2n", "grand", "forgetting", "prototypes", "ma_loss", "aum", "confident")
 
 
 @dataclass(frozen=True)
@@ -67,6 +70,17 @@ class ScoreOptions:
     aum_flags: with ``aum``, also run the two threshold-sample runs that flag mislabels
         (pruning by AUM needs only the margins of the main run).
     seed: seed of the random score and of the tie-breaking in forgetting.
+    stop: ``"fixed"`` records exactly T epochs (the paper); ``"auto"`` stops the recorder (and
+        the main run, when it is T epochs long) at the first epoch where the ranking is stable
+        or the model starts memorising the given labels, T being the cap (see
+        :mod:`reidprune.pipeline.stopping`). Per-epoch diagnostics are recorded either way.
+    stop_rule: the thresholds of the ``"auto"`` stop.
+    knn_k, knn_weight: ``entropy_knn`` (beyond the paper): the soft label mixed with the vote of
+        each sample's ``knn_k`` nearest neighbours in the scoring model's BNNeck embedding,
+        ``(1 - knn_weight) * soft + knn_weight * vote`` (see :mod:`reidprune.scores.neighbours`).
+    recorder_topk: 0 = the exact recorder (N x C sums); K > 0 = the top-K recorder
+        (:class:`~reidprune.dynamics.topk.TopKLogitRecorder`, N x (8K + 16) bytes) for N x C
+        beyond memory. The scores then keep K mean logits per sample, not all C.
     """
 
     methods: tuple[str, ...] = ("entropy",)
@@ -78,15 +92,32 @@ class ScoreOptions:
     ma_decay: float = 0.9
     aum_flags: bool = True
     seed: int = 0
+    stop: str = "fixed"
+    stop_rule: StopRule = field(default_factory=StopRule)
+    knn_k: int | None = None  # None: half the median number of images per identity
+    knn_weight: float = 0.3
+    recorder_topk: int = 0
 
     def __post_init__(self):
+        if self.stop not in ("fixed", "auto"):
+            raise ReidPruneError(f"stop must be 'fixed' or 'auto', got {self.stop!r}")
         unknown = [m for m in self.methods if m not in METHODS]
         if unknown or not self.methods:
             raise ReidPruneError(f"unknown method(s) {unknown}; choose from {', '.join(METHODS)}")
         if self.score_epochs is not None and not 1 <= self.score_epochs <= self.train.epochs \
                 and any(m in MAIN_RUN for m in self.methods):
             raise ReidPruneError(
-                f"score_epochs={self.score_epochs} must lie in 1..{self.train.epochs} (the main run's epochs)")
+                f"--score-epochs {self.score_epochs} must lie in 1..{self.train.epochs} (the main run's --epochs)")
+        if "entropy" in self.methods and self.every > self.T:
+            raise ReidPruneError(
+                f"--every {self.every} records no epoch of the {self.T}-epoch accumulation window "
+                f"(--score-epochs, default --epochs); use --every {self.T} or less, or more epochs")
+        if self.recorder_topk and (self.stop == "auto" or "entropy_knn" in self.methods):
+            raise ReidPruneError("the top-k recorder (--recorder-topk) keeps no full soft labels: it works with "
+                                 "--stop fixed and without entropy_knn")
+        if self.recorder_topk < 0:
+            raise ReidPruneError(f"recorder_topk must be 0 (exact) or a number of classes K > 0, got "
+                                 f"{self.recorder_topk}")
         if self.models < 1 or self.folds < 2:
             raise ReidPruneError(f"need models >= 1 and folds >= 2, got {self.models} and {self.folds}")
 
@@ -117,16 +148,21 @@ def score_dataset(train: SampleTable, images: torch.Tensor, options: ScoreOption
     if "random" in methods:
         scores.add(MethodScores("random", random_scores(len(train), options.seed), {"seed": options.seed},
                                 {"epochs": 0, "seconds": 0.0, "runs": 0}))
-    if methods & set(MAIN_RUN) or _ce_rides_on_main(options, methods):
+    # AUM alone with flags: its threshold runs give every sample an AUM, no main run needed
+    aum_alone = methods & set(MAIN_RUN) == {"aum"} and options.aum_flags and not _ce_rides_on_main(options, methods)
+    if (methods & set(MAIN_RUN) and not aum_alone) or _ce_rides_on_main(options, methods):
         for result in _main_run(ctx, methods):
             scores.add(result)
     if methods & set(CE_RUNS) and not _ce_rides_on_main(options, methods):
         for result in _ce_runs(ctx, methods):
             scores.add(result)
-    if "aum" in methods and options.aum_flags:
+    if aum_alone:
+        scores.add(_aum_from_threshold_runs(ctx))
+    elif "aum" in methods and options.aum_flags:
         _add_aum_flags(ctx, scores["aum"])
     if "confident" in methods:
         scores.add(_confident(ctx))
+    scores.info["weights"] = ctx.weights
     return scores
 
 
@@ -138,17 +174,20 @@ class _Context:
         self.C = train.num_classes
         self.device = resolve_device(options.train.device)
         self.fingerprint = fingerprint
+        self.weights: dict | None = None  # which weights the runs started from
 
     def checkpoint(self, run: str) -> Path | None:
         return None if self.workdir is None else self.workdir / f"{run}.ckpt"
 
     def fit(self, run: str, config: TrainConfig, labels, num_classes, index=None, hooks=(), callbacks=()):
         torch.manual_seed(config.seed)  # model initialisation depends only on the run's seed
-        model = build_model(config.backbone, num_classes, weights=config.weights)
+        model = build_model(config.backbone, num_classes, weights=config.weights, pretrained=config.pretrained)
+        self.weights = model.weights_info.as_dict()
         images = self.images if index is None else image_rows(self.images, index)
         result = fit(model, images, labels, config, hooks=hooks, callbacks=callbacks,
                      checkpoint=self.checkpoint(run), run_key=self.options.key(self.fingerprint, run),
-                     progress=self.progress)
+                     progress=self.progress,
+                     settings={"training images": self.fingerprint, "run": run, **asdict(self.options)})
         return model, result
 
 
@@ -160,16 +199,32 @@ def _ce_rides_on_main(options: ScoreOptions, methods: set[str]) -> bool:
 
 def _main_run(ctx: _Context, methods: set[str]) -> list[MethodScores]:
     opts, n, device = ctx.options, len(ctx.train), ctx.device
-    recorder = LogitRecorder(n, ctx.C, device, every=opts.every, stop=opts.T)
+    if opts.recorder_topk:
+        recorder = TopKLogitRecorder(n, ctx.C, opts.recorder_topk, device, every=opts.every, stop=opts.T)
+    else:
+        recorder = LogitRecorder(n, ctx.C, device, every=opts.every, stop=opts.T)
     forgetting = ForgettingTracker(n, device)
     aum = AUMTracker(n, device)
     ma = LossEMATracker(n, decay=opts.ma_decay, device=device)
+    accuracy = EpochAccuracy(device)
     hooks = {"entropy": recorder, "forgetting": forgetting, "aum": aum, "ma_loss": ma}
     active = [h for name, h in hooks.items() if name in methods]
+    callbacks = []
+    monitor = None
+    if methods & {"entropy", "entropy_knn"}:
+        active += [recorder] if "entropy" not in methods else []
+        if not opts.recorder_topk:  # the diagnostics need the full soft labels
+            active.append(accuracy)
+            rule = opts.stop_rule if opts.stop == "auto" else None
+            monitor = ScoringMonitor(recorder, accuracy, ctx.labels, rule,
+                                     ends_training=opts.T == opts.train.epochs)
+            callbacks.append(monitor)
     snapshot = _CESnapshot(ctx, opts.T, "grand" in methods) if _ce_rides_on_main(opts, methods) else None
-    model, result = ctx.fit("main", opts.train, ctx.labels, ctx.C, hooks=active,
-                            callbacks=[snapshot] if snapshot else [])
-    E, T, secs = opts.train.epochs, opts.T, result.seconds
+    if snapshot:
+        callbacks.append(snapshot)
+    model, result = ctx.fit("main", opts.train, ctx.labels, ctx.C, hooks=active, callbacks=callbacks)
+    E, secs = result.epochs, result.seconds
+    T = min(monitor.stop_epoch or opts.T, E) if monitor else opts.T
     shared = {"runs": 1, "shared_run": "main"}
     out = []
     if snapshot is not None:
@@ -179,9 +234,15 @@ def _main_run(ctx: _Context, methods: set[str]) -> list[MethodScores]:
             out.append(MethodScores("el2n", snapshot.el2n, params, cost))
         if "grand" in methods:
             out.append(MethodScores("grand", snapshot.grand, {**params, "parameters": "all"}, dict(cost)))
-    if "entropy" in methods:
-        out.append(_entropy_result(recorder, T, opts.every, {"epochs": T, "seconds": secs * T / E, **shared},
-                                   ctx.labels))
+    if methods & {"entropy", "entropy_knn"}:
+        result_entropy = _entropy_result(recorder, T, opts.every, {"epochs": T, "seconds": secs * T / E, **shared},
+                                         ctx.labels)
+        if monitor is not None:
+            result_entropy.params.update(stopping_params(monitor, opts))
+        if "entropy" in methods:
+            out.append(result_entropy)
+        if "entropy_knn" in methods:
+            out.append(_entropy_knn_result(ctx, model, result_entropy))
     if "forgetting" in methods:
         forgets, ever_correct = forgetting.forgets.cpu().numpy(), forgetting.ever_correct.cpu().numpy()
         out.append(MethodScores(
@@ -205,19 +266,68 @@ def _main_run(ctx: _Context, methods: set[str]) -> list[MethodScores]:
     return out
 
 
-def _entropy_result(recorder: LogitRecorder, T: int, every: int, cost: dict, labels: np.ndarray) -> MethodScores:
+def stopping_params(monitor: ScoringMonitor, opts: ScoreOptions) -> dict:
+    """What the scores file records about when the recorder stopped, and why."""
+    stopped = monitor.stop_epoch
+    return {"stop": opts.stop, "cap": opts.T, "stopped_at": stopped or min(opts.T, len(monitor.history)),
+            "stop_reason": monitor.reason or ("fixed T" if opts.stop == "fixed" else "reached the cap"),
+            "epochs_saved": opts.T - stopped if stopped else 0,
+            "stop_rule": asdict(opts.stop_rule) if opts.stop == "auto" else None,
+            "diagnostics": [d.as_dict() for d in monitor.history]}
+
+
+def _entropy_result(recorder: LogitRecorder | TopKLogitRecorder, T: int, every: int, cost: dict,
+                    labels: np.ndarray) -> MethodScores:
     """Our score. Samples the window never recorded (possible with ``every > 1``: one P x K epoch
     skips a few) have no soft label: they are kept (highest importance) and never flagged."""
+    if isinstance(recorder, TopKLogitRecorder):
+        return _sparse_entropy_result(recorder, T, every, cost, labels)
     mean = recorder.mean_logits(allow_missing=True).numpy()
-    recorded = np.isfinite(mean).all(1)
-    soft = soft_labels(np.where(recorded[:, None], mean, 0.0))
-    importance = entropy_scores(soft)
-    if not recorded.all():
-        importance[~recorded] = importance[recorded].max() + 1.0
+    recorded, importance, predicted, max_score = soft_label_statistics(mean, labels)
     return MethodScores(
         "entropy", importance, {"score_epochs": T, "every": every, "unrecorded": int((~recorded).sum())}, cost,
-        {"mean_logits": mean.astype(np.float32), "predicted": np.where(recorded, predicted_labels(soft), labels),
-         "max_score": np.where(recorded, max_scores(soft), np.nan), "visits": recorder.counts.cpu().numpy()})
+        {"mean_logits": mean.astype(np.float32), "predicted": predicted, "max_score": max_score,
+         "visits": recorder.counts.cpu().numpy()})
+
+
+def _entropy_knn_result(ctx: _Context, model, ours: MethodScores) -> MethodScores:
+    """Our soft label mixed with a neighbour vote in the embedding of the model at the stop."""
+    opts, began = ctx.options, time.perf_counter()
+    mean = ours.extras["mean_logits"]
+    recorded = np.isfinite(mean).all(1)
+    soft = soft_labels(np.where(recorded[:, None], mean, 0.0))
+    _, embeddings = predict(model, ctx.images, opts.train.eval_batch_size, ctx.device)
+    k = opts.knn_k or max(1, int(np.median(np.bincount(ctx.labels, minlength=ctx.C))) // 2)
+    k = min(k, len(ctx.labels) - 1)
+    mixed = combine(soft, neighbour_votes(embeddings, ctx.labels, ctx.C, k=k), opts.knn_weight)
+    importance = entropy_scores(mixed)
+    if not recorded.all():
+        importance[~recorded] = importance[recorded].max() + 1.0
+    cost = dict(ours.cost, seconds=ours.cost["seconds"] + time.perf_counter() - began)
+    params = {k: v for k, v in ours.params.items() if k != "diagnostics"}
+    params.update({"knn_k": k, "knn_weight": opts.knn_weight, "feature": "bnneck"})
+    return MethodScores(
+        "entropy_knn", importance, params, cost,
+        {"soft_labels": mixed.astype(np.float32), "predicted": np.where(recorded, mixed.argmax(1), ctx.labels),
+         "max_score": np.where(recorded, mixed.max(1), np.nan)})
+
+
+def _sparse_entropy_result(recorder: TopKLogitRecorder, T: int, every: int, cost: dict,
+                           labels: np.ndarray) -> MethodScores:
+    """Our score from the top-k recorder: the extras hold its k slots, not N x C mean logits."""
+    sparse = recorder.summary(allow_missing=True)
+    recorded = sparse.visits > 0
+    entropy, top, predicted = sparse_soft_label_stats(
+        sparse.index, np.where(recorded[:, None], sparse.mean, 0.0), np.where(recorded, sparse.rest_logit, 0.0),
+        sparse.num_classes)
+    if not recorded.all():
+        entropy[~recorded] = entropy[recorded].max() + 1.0
+    return MethodScores(
+        "entropy", entropy, {"score_epochs": T, "every": every, "unrecorded": int((~recorded).sum()),
+                             "recorder_topk": recorder.k}, cost,
+        {"topk_index": sparse.index.astype(np.int32), "topk_mean_logits": sparse.mean.astype(np.float32),
+         "rest_logit": sparse.rest_logit, "predicted": np.where(recorded, predicted, labels),
+         "max_score": np.where(recorded, top, np.nan), "visits": sparse.visits})
 
 
 class _CESnapshot:
@@ -267,8 +377,12 @@ def _ce_runs(ctx: _Context, methods: set[str]) -> list[MethodScores]:
     return out
 
 
-def _add_aum_flags(ctx: _Context, method: MethodScores) -> None:
-    """Two runs with disjoint threshold samples, so every sample gets a flag (Pleiss et al. 2020)."""
+def _aum_threshold_runs(ctx: _Context) -> tuple[np.ndarray, float, dict]:
+    """Two runs with disjoint threshold samples, so every sample gets a flag (Pleiss et al. 2020).
+
+    Returns each sample's AUM (from the run where it kept its own label), the threshold (99th
+    percentile of the threshold samples' AUM) and the runs' cost.
+    """
     opts, n = ctx.options, len(ctx.train)
     first_labels, first_mask = aum_mod.make_threshold_labels(ctx.labels, ctx.C, opts.seed)
     rng = np.random.default_rng(opts.seed + 1)
@@ -282,15 +396,28 @@ def _add_aum_flags(ctx: _Context, method: MethodScores) -> None:
         seconds += result.seconds
         values.append(tracker.aum().cpu().numpy())
         threshold_values.append(values[-1][mask])
-    # a sample's AUM comes from the run where it kept its own label
     aum_values = np.where(first_mask, values[1], values[0])
-    pooled = np.concatenate(threshold_values)
-    threshold = float(np.percentile(pooled, 99.0))
+    threshold = float(np.percentile(np.concatenate(threshold_values), 99.0))
+    return aum_values, threshold, {"epochs": 2 * opts.train.epochs, "seconds": seconds, "runs": 2}
+
+
+def _add_aum_flags(ctx: _Context, method: MethodScores) -> None:
+    aum_values, threshold, cost = _aum_threshold_runs(ctx)
     method.extras["threshold_aum"] = aum_values
     method.extras["mislabeled"] = aum_values <= threshold
     method.params["threshold"] = threshold
     method.params["threshold_percentile"] = 99.0
-    method.cost["threshold_runs"] = {"epochs": 2 * opts.train.epochs, "seconds": seconds, "runs": 2}
+    method.cost["threshold_runs"] = cost
+
+
+def _aum_from_threshold_runs(ctx: _Context) -> MethodScores:
+    aum_values, threshold, cost = _aum_threshold_runs(ctx)
+    return MethodScores(
+        "aum", aum_mod.aum_scores(aum_values),
+        {"epochs": ctx.options.train.epochs, "threshold": threshold, "threshold_percentile": 99.0,
+         "source": "threshold runs"},
+        dict(cost, threshold_runs=cost),
+        {"aum": aum_values, "threshold_aum": aum_values, "mislabeled": aum_values <= threshold})
 
 
 def _confident(ctx: _Context) -> MethodScores:

@@ -1,7 +1,7 @@
 """From scores to decisions and files: purify + prune, then the exports."""
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -10,12 +10,15 @@ from reidprune import __version__
 from reidprune.atomic import write_json
 from reidprune.data.table import SampleTable
 from reidprune.errors import ReidPruneError
+from reidprune.export.id_lists import write_id_lists
 from reidprune.export.manifest import write_manifest
 from reidprune.export.seed_lists import write_seed_lists
-from reidprune.scores.entropy import soft_labels
-from reidprune.scores.store import ScoreSet
+from reidprune.pipeline.checks import relabel_fraction_warning
+from reidprune.scores.entropy import soft_label_statistics
+from reidprune.scores.store import MethodScores, ScoreSet
+from reidprune.select.decisions import apply_reviews, read_reviews
 from reidprune.select.prune import SelectionReport, select_with_report
-from reidprune.select.purify import find_mislabeled, find_outliers, outlier_fraction_warning
+from reidprune.select.purify import outlier_fraction_warning, outlier_threshold
 from reidprune.select.selection import Selection
 
 
@@ -27,14 +30,16 @@ class SelectOptions:
     ----------
     method: which scored method ranks the samples (``entropy`` = ours).
     fraction / count: how many samples to remove in total (outliers included); give one.
-    purify: remove outliers and relabel mislabeled samples (needs the ``entropy`` method's
-        soft labels; the paper's full pipeline).
+    purify: remove outliers and relabel mislabeled samples (the paper's full pipeline) with the
+        soft labels of ``method`` when it has them (``entropy_knn``), else of ``entropy``.
     delta: outlier threshold on max(soft label) (paper: 0.10).
     delta_relative: read ``delta`` as a multiple of chance 1/C instead.
     min_per_identity: never prune an identity below this many images.
     class_balance: Sorscher et al.'s class-balancing ratio (paper: 0.5 for prototypes).
     max_outlier_fraction: refuse to go on when more than this share of the set is flagged as
         outliers (flat soft labels of an under-trained scoring model); 1.0 accepts anything.
+    decisions: a reviewer's decisions file (``reidprune review``'s ``review.sqlite``) applied
+        after selection; see :mod:`reidprune.select.decisions`.
     """
 
     method: str = "entropy"
@@ -47,6 +52,7 @@ class SelectOptions:
     class_balance: float = 0.0
     max_outlier_fraction: float = 0.2
     seed: int = 0
+    decisions: str | None = None
 
 
 @dataclass
@@ -60,6 +66,7 @@ class Decision:
     mislabeled: np.ndarray  # flagged as mislabeled (kept or not)
     outliers: np.ndarray
     warnings: list[str]
+    notes: list[str] = field(default_factory=list)  # what was done besides selection (review decisions)
 
     @property
     def selection(self) -> Selection:
@@ -74,20 +81,16 @@ def decide(scores: ScoreSet, options: SelectOptions) -> Decision:
     entropy, max_score, predicted = nan, nan, np.full(n, -1)
     mislabeled, outliers = np.zeros(n, bool), np.zeros(n, bool)
     warnings: list[str] = []
-    if "entropy" in scores.methods:
-        ours = scores["entropy"]
-        mean = ours.extras["mean_logits"].astype(np.float64)
-        recorded = np.isfinite(mean).all(1)  # unrecorded samples: no soft label, kept, never flagged
-        soft = soft_labels(np.where(recorded[:, None], mean, 0.0))
+    source = _soft_label_source(scores, options.method)
+    if source is not None:  # unrecorded samples: no soft label, kept, never flagged
+        ours = scores[source]
+        recorded, predicted, max_score = _soft_label_extras(ours, scores.labels)
         entropy = np.where(recorded, ours.importance, np.nan)
-        max_score = np.where(recorded, soft.max(1), np.nan)
-        mislabeled, predicted = find_mislabeled(soft, scores.labels)
-        mislabeled &= recorded
-        predicted = np.where(recorded, predicted, scores.labels)
-        outliers = find_outliers(soft, options.delta, options.delta_relative) & recorded
+        mislabeled = recorded & (predicted != scores.labels)
+        threshold = outlier_threshold(_num_classes(ours, scores), options.delta, options.delta_relative)
+        outliers = recorded & (np.where(recorded, max_score, np.inf) <= threshold)
         if not recorded.all():
-            warnings.append(f"{int((~recorded).sum())} samples were never recorded in the accumulation window "
-                            "(--every > 1); they are kept and not flagged")
+            warnings.append(unrecorded_message(int((~recorded).sum()), ours.params))
     elif options.purify:
         raise ReidPruneError("purification needs our soft labels: score with --method entropy too, "
                              "or pass --no-purify")
@@ -100,7 +103,62 @@ def decide(scores: ScoreSet, options: SelectOptions) -> Decision:
         outliers=outliers if options.purify else None, predicted=predicted if options.purify else None,
         min_per_identity=options.min_per_identity, class_balance=options.class_balance, seed=options.seed)
     warnings += report.warnings()
-    return Decision(report, entropy, max_score, predicted, mislabeled, outliers, warnings)
+    if options.purify and (message := relabel_fraction_warning(report.relabelled, n)):
+        warnings.append(message)
+    decision = Decision(report, entropy, max_score, predicted, mislabeled, outliers, warnings)
+    return apply_decisions(decision, scores, options.decisions) if options.decisions else decision
+
+
+def apply_decisions(decision: Decision, scores: ScoreSet, path: str | Path) -> Decision:
+    """The decision after a reviewer's decisions file (refused when made on another dataset)."""
+    reviews = read_reviews(path, scores.fingerprint)
+    done = apply_reviews(decision.selection, decision.outliers, decision.mislabeled, decision.predicted,
+                         scores.paths, scores.classes, reviews)
+    counts = done.selection.counts()
+    report = replace(decision.report, selection=done.selection, outliers=counts["outlier"],
+                     relabelled=counts["relabelled"])
+    applied = ", ".join(f"{n} {name}" for name, n in done.counts.items() if n)
+    note = f"applied {len(reviews)} review decisions from {path}" + (f" ({applied})" if applied else "")
+    return Decision(report, decision.entropy, decision.max_score, done.predicted, done.mislabeled, done.outliers,
+                    decision.warnings, notes=decision.notes + [note])
+
+
+def _soft_label_source(scores: ScoreSet, method: str) -> str | None:
+    """Which scored method's soft labels purify: the ranking method's when it has them, else ours."""
+    for name in (method, "entropy"):
+        if name in scores.methods and ({"soft_labels", "mean_logits"} & set(scores[name].extras)
+                                       or {"predicted", "max_score"} <= set(scores[name].extras)):
+            return name
+    return None
+
+
+def _num_classes(method: MethodScores, scores: ScoreSet) -> int:
+    for key in ("soft_labels", "mean_logits"):
+        if key in method.extras:
+            return method.extras[key].shape[1]
+    return len(scores.classes)  # the top-k recorder keeps no full rows
+
+
+def _soft_label_extras(ours: MethodScores, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(recorded, predicted, max_score)`` as the scoring run stored them; score files written
+    before those extras existed get them computed from the stored mean logits."""
+    if "predicted" in ours.extras and "max_score" in ours.extras:
+        max_score = ours.extras["max_score"].astype(np.float64)
+        recorded = np.isfinite(max_score)
+        return recorded, np.where(recorded, ours.extras["predicted"], labels).astype(np.int64), max_score
+    recorded, _, predicted, max_score = soft_label_statistics(ours.extras["mean_logits"].astype(np.float64), labels)
+    return recorded, predicted, max_score
+
+
+def unrecorded_message(missing: int, params: dict) -> str:
+    """Why ``missing`` samples have no soft label, from the entropy method's parameters."""
+    every, window = int(params.get("every", 1)), params.get("score_epochs", "T")
+    why = (f"the P x K identity sampler never drew them in the {window}-epoch accumulation window "
+           "(an epoch draws K images per identity per batch and covers about one pass, not every image)")
+    if every > 1:
+        why += f", and --every {every} recorded only every {every}-th epoch"
+    return (f"{missing} samples were never recorded: {why}; they are kept and not flagged. Score with more "
+            "epochs (--score-epochs / --epochs)" + (" or a smaller --every" if every > 1 else "") + " to cover them")
 
 
 def _check_outlier_fraction(outliers: np.ndarray, options: SelectOptions) -> None:
@@ -115,8 +173,14 @@ def _check_outlier_fraction(outliers: np.ndarray, options: SelectOptions) -> Non
 
 
 def export_decision(out_dir: str | Path, train: SampleTable, scores: ScoreSet, decision: Decision,
-                    options: SelectOptions) -> dict[str, Path]:
-    """Write the paper's three lists, the CSV manifest and a JSON summary into ``out_dir``."""
+                    options: SelectOptions, eval_table: SampleTable | None = None,
+                    notes: dict | None = None) -> dict[str, Path]:
+    """Write the paper's three lists, ``path pid camid`` lists, the CSV manifest and a JSON summary.
+
+    ``eval_table`` (the whole dataset table) adds query / gallery lists beside ``lists/train.txt``
+    (see :mod:`reidprune.export.id_lists`).
+    ``notes``: extra entries for the summary (e.g. ``skipped_files``: files left out, by reason).
+    """
     out_dir = Path(out_dir)
     method = scores[options.method]
     predicted_ids = np.where(decision.predicted >= 0, train.classes[np.maximum(decision.predicted, 0)], -1)
@@ -124,13 +188,16 @@ def export_decision(out_dir: str | Path, train: SampleTable, scores: ScoreSet, d
     outliers = decision.outliers if options.purify else np.zeros(len(train), bool)
     files = write_seed_lists(out_dir / "lists", train.relative_paths(), method.importance, flagged,
                              predicted_ids, outliers)
+    files.update(write_id_lists(out_dir / "lists", train, decision.selection, eval_table))
     files["manifest"] = write_manifest(out_dir / "manifest.csv", train, decision.selection,
                                        decision.entropy, decision.max_score)
     summary = {
         "method": options.method, "options": asdict(options), "counts": decision.selection.counts(),
         "fraction_removed": decision.selection.fraction_removed, "warnings": decision.warnings,
+        "notes": decision.notes,
         "dataset": str(train.root), "fingerprint": scores.fingerprint,
         "score_params": method.params, "score_cost": method.cost, "reidprune": __version__,
+        **(notes or {}),
     }
     files["summary"] = out_dir / "selection.json"
     write_json(files["summary"], summary)

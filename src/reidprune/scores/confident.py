@@ -14,24 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from reidprune.errors import ReidPruneError
-
-
-def _check_labels_probs(labels: np.ndarray, pred_probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    labels = np.asarray(labels)
-    pred_probs = np.asarray(pred_probs, dtype=np.float64)
-    if pred_probs.ndim != 2 or pred_probs.shape[1] < 2:
-        raise ReidPruneError(f"pred_probs must have shape (N, C) with C >= 2, got {pred_probs.shape}")
-    if labels.shape != (pred_probs.shape[0],) or not np.issubdtype(labels.dtype, np.integer):
-        raise ReidPruneError(
-            f"labels must be an integer array of shape ({pred_probs.shape[0]},), got {labels.dtype} {labels.shape}")
-    if labels.size and (labels.min() < 0 or labels.max() >= pred_probs.shape[1]):
-        raise ReidPruneError(
-            f"labels must lie in 0..{pred_probs.shape[1] - 1}, got {labels.min()}..{labels.max()}")
-    if not np.isfinite(pred_probs).all() or (pred_probs < 0).any():
-        raise ReidPruneError("pred_probs must be finite and non-negative; pass softmax outputs")
-    if not np.allclose(pred_probs.sum(axis=1), 1.0, atol=1e-4):
-        raise ReidPruneError("every row of pred_probs must sum to 1; pass softmax outputs, not logits")
-    return labels.astype(np.int64), pred_probs
+from reidprune.validation import as_labels, as_probabilities, check_int
 
 
 def confident_learning_issues(labels: np.ndarray, pred_probs: np.ndarray,
@@ -56,7 +39,8 @@ def confident_learning_issues(labels: np.ndarray, pred_probs: np.ndarray,
     suggested_labels:
         int64 (N,): argmax of ``pred_probs`` (the label to correct to, for flagged samples).
     """
-    labels, pred_probs = _check_labels_probs(labels, pred_probs)
+    pred_probs = as_probabilities(pred_probs, "pred_probs", min_columns=2)
+    labels = as_labels(labels, len(pred_probs), pred_probs.shape[1], per="one per row of pred_probs")
     if kwargs.get("return_indices_ranked_by") is not None:
         raise ReidPruneError(
             "return_indices_ranked_by is not supported: confident_learning_issues returns a mask; "
@@ -96,11 +80,8 @@ def kfold_indices(labels: np.ndarray, k: int, seed: int) -> list[tuple[np.ndarra
         k pairs of sorted int64 index arrays; the holdouts partition 0..N-1 and each
         ``train_idx`` is the complement of its ``holdout_idx``.
     """
-    labels = np.asarray(labels)
-    if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
-        raise ReidPruneError(f"labels must be a 1-D integer array, got {labels.dtype} {labels.shape}")
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 2 <= k <= len(labels):
-        raise ReidPruneError(f"k must be an integer between 2 and the number of samples ({len(labels)}), got {k!r}")
+    labels = as_labels(labels)
+    k = check_int(k, "k", minimum=2, maximum=len(labels))
     rng = np.random.default_rng(seed)
     fold = np.empty(len(labels), dtype=np.int64)
     next_fold = 0

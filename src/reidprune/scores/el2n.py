@@ -15,30 +15,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from reidprune.errors import ReidPruneError
-
-
-def _check_logits_labels(logits: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    logits = np.asarray(logits, dtype=np.float64)
-    labels = np.asarray(labels)
-    if logits.ndim != 2 or logits.shape[1] < 2:
-        raise ReidPruneError(f"logits must have shape (N, C) with C >= 2, got {logits.shape}")
-    if labels.shape != (logits.shape[0],):
-        raise ReidPruneError(f"labels must have shape ({logits.shape[0]},), got {labels.shape}")
-    if labels.size and not np.issubdtype(labels.dtype, np.integer):
-        raise ReidPruneError(f"labels must be integers 0..C-1, got dtype {labels.dtype}")
-    if labels.size and (labels.min() < 0 or labels.max() >= logits.shape[1]):
-        raise ReidPruneError(
-            f"labels must lie in 0..{logits.shape[1] - 1} (the logits' classes), got "
-            f"{labels.min()}..{labels.max()}")
-    if not np.isfinite(logits).all():
-        raise ReidPruneError("logits contain NaN or infinity; check the model that produced them")
-    return logits, labels.astype(np.int64)
-
-
-def _softmax(logits: np.ndarray) -> np.ndarray:
-    shifted = logits - logits.max(axis=1, keepdims=True)  # exp never overflows
-    exp = np.exp(shifted)
-    return exp / exp.sum(axis=1, keepdims=True)
+from reidprune.validation import as_logits, softmax
 
 
 def el2n_scores(logits: np.ndarray, labels: np.ndarray) -> np.ndarray:
@@ -56,8 +33,8 @@ def el2n_scores(logits: np.ndarray, labels: np.ndarray) -> np.ndarray:
     np.ndarray
         float64 (N,) in [0, sqrt(2)]. Higher = harder = kept.
     """
-    logits, labels = _check_logits_labels(logits, labels)
-    error = _softmax(logits)
+    logits, labels = as_logits(logits, labels)
+    error = softmax(logits)
     error[np.arange(len(labels)), labels] -= 1.0
     return np.sqrt((error ** 2).sum(axis=1))
 

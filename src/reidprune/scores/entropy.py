@@ -16,10 +16,10 @@ from __future__ import annotations
 import numpy as np
 
 from reidprune.errors import ReidPruneError
+from reidprune.validation import ROW_SUM_TOLERANCE, as_matrix, as_probabilities, softmax
 
-#: How far a soft-label row may sum from 1. Loose enough for float32 softmax output over
-#: a thousand classes, tight enough to catch logits passed where probabilities belong.
-ROW_SUM_TOLERANCE = 1e-4
+__all__ = ["ROW_SUM_TOLERANCE", "entropy_scores", "max_scores", "predicted_labels", "soft_labels",
+           "validate_soft_labels"]
 
 
 def soft_labels(mean_logits: np.ndarray) -> np.ndarray:
@@ -38,10 +38,7 @@ def soft_labels(mean_logits: np.ndarray) -> np.ndarray:
         subtracting each row's maximum before exponentiating, so large logits do not
         overflow.
     """
-    logits = _as_2d_float(mean_logits, "mean logits")
-    shifted = logits - logits.max(axis=1, keepdims=True)
-    weights = np.exp(shifted)
-    return weights / weights.sum(axis=1, keepdims=True)
+    return softmax(as_matrix(mean_logits, "mean logits"))
 
 
 def entropy_scores(soft_labels: np.ndarray) -> np.ndarray:
@@ -83,66 +80,102 @@ def predicted_labels(soft_labels: np.ndarray) -> np.ndarray:
 
 
 def max_scores(soft_labels: np.ndarray) -> np.ndarray:
-    """The highest class score of each soft label (the outlier test compares it with delta).
+    """The highest class score of each ``(N, C)`` soft label: ``(N,)`` float64 in ``[1/C, 1]``.
 
-    Parameters
-    ----------
-    soft_labels:
-        ``(N, C)`` array of probabilities, as for :func:`entropy_scores`.
-
-    Returns
-    -------
-    np.ndarray
-        ``(N,)`` float64 values in ``[1/C, 1]``.
+    The outlier test compares it with delta; input as for :func:`entropy_scores`.
     """
     return validate_soft_labels(soft_labels).max(axis=1)
 
 
-def validate_soft_labels(soft_labels: np.ndarray, name: str = "soft labels") -> np.ndarray:
-    """Check that ``soft_labels`` holds probability rows and return it as float64.
+def soft_label_statistics(mean_logits: np.ndarray, labels: np.ndarray
+                          ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Everything selection needs from the mean logits, computed once at scoring time.
+
+    Samples whose row is not finite (never recorded in the accumulation window, possible
+    with ``every > 1``) have no soft label: they get the highest importance (kept), their
+    own label as the prediction and NaN as the max score (never an outlier).
 
     Parameters
     ----------
-    soft_labels:
-        Candidate ``(N, C)`` array.
-    name:
-        What to call the array in error messages.
+    mean_logits:
+        ``(N, C)`` mean logits, NaN rows for unrecorded samples.
+    labels:
+        ``(N,)`` assigned training labels (the prediction of unrecorded samples).
 
     Returns
     -------
-    np.ndarray
-        The same values as a float64 ``(N, C)`` array.
-
-    Raises
-    ------
-    ReidPruneError
-        If it is not 2-D, has no classes, holds non-finite or negative values, or a row
-        does not sum to 1 within ``ROW_SUM_TOLERANCE``.
+    recorded:
+        ``(N,)`` bool, True where the sample has a soft label.
+    importance:
+        ``(N,)`` entropy in bits (Eq. 2); unrecorded samples get the recorded maximum + 1.
+    predicted:
+        ``(N,)`` int64 argmax of the soft label, the assigned label where unrecorded.
+    max_score:
+        ``(N,)`` float64 highest soft-label score, NaN where unrecorded.
     """
-    probs = _as_2d_float(soft_labels, name)
-    if (probs < 0).any():
-        row = int(np.flatnonzero((probs < 0).any(axis=1))[0])
-        raise ReidPruneError(f"{name} must be non-negative, row {row} has a negative value; "
-                             "pass probabilities (softmax output), not logits")
-    sums = probs.sum(axis=1)
-    bad = np.flatnonzero(np.abs(sums - 1.0) > ROW_SUM_TOLERANCE)
-    if len(bad):
-        raise ReidPruneError(f"{name} rows must sum to 1, row {int(bad[0])} sums to "
-                             f"{sums[bad[0]]:.6g}; pass probabilities (softmax output), not logits")
-    return probs
+    mean = np.asarray(mean_logits)
+    recorded = np.isfinite(mean).all(1)
+    soft = soft_labels(np.where(recorded[:, None], mean, 0.0))
+    importance = entropy_scores(soft)
+    if not recorded.all():
+        importance[~recorded] = importance[recorded].max() + 1.0
+    predicted = np.where(recorded, predicted_labels(soft), labels)
+    return recorded, importance, predicted, np.where(recorded, max_scores(soft), np.nan)
 
 
-def _as_2d_float(values: np.ndarray, name: str) -> np.ndarray:
-    try:
-        array = np.asarray(values, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise ReidPruneError(f"{name} must be a numeric (N, C) array: {exc}") from exc
-    if array.ndim != 2:
-        raise ReidPruneError(f"{name} must be a 2-D (N, C) array, got shape {array.shape}")
-    if array.shape[1] == 0:
-        raise ReidPruneError(f"{name} must have at least one class column, got shape {array.shape}")
-    if not np.isfinite(array).all():
-        row = int(np.flatnonzero(~np.isfinite(array).all(axis=1))[0])
-        raise ReidPruneError(f"{name} must be finite, row {row} holds NaN or inf; "
-                             "check the training run that recorded them")
-    return array
+#: Soft labels are probability rows; the check lives in :mod:`reidprune.validation`.
+validate_soft_labels = as_probabilities
+
+
+def sparse_soft_label_stats(index: np.ndarray, mean_logits: np.ndarray, rest_logit: np.ndarray,
+                            num_classes: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Entropy, max score and argmax of soft labels given by k classes plus a uniform rest.
+
+    The soft label is the softmax over C classes whose mean logits are ``mean_logits`` for
+    the k classes in ``index`` and ``rest_logit`` for each of the other ``C - k`` (as kept by
+    :class:`reidprune.dynamics.topk.TopKLogitRecorder`). With ``k = C`` it is
+    :func:`entropy_scores`, :func:`max_scores` and :func:`predicted_labels` of the full softmax.
+
+    Parameters
+    ----------
+    index:
+        ``(N, k)`` integer classes of the slots (each row distinct classes in ``0..C-1``).
+    mean_logits:
+        ``(N, k)`` finite mean logits of those classes.
+    rest_logit:
+        ``(N,)`` logit of each remaining class (ignored when ``k = C``); finite.
+    num_classes:
+        C.
+
+    Returns
+    -------
+    entropy, max_score, predicted:
+        ``(N,)`` float64 entropy in bits, ``(N,)`` float64 highest class probability, and
+        ``(N,)`` int64 argmax class (ties: the lowest class index; the slots, since a slot
+        class is never below the rest's logit by construction, else still the best slot).
+    """
+    index = np.asarray(index)
+    mean = as_matrix(mean_logits, "sparse mean logits")
+    rest = np.asarray(rest_logit, dtype=np.float64)
+    if index.shape != mean.shape or rest.shape != (len(mean),):
+        raise ReidPruneError(f"sparse soft labels need index and mean logits of one shape (N, k) and a rest "
+                             f"logit of shape (N,), got {index.shape}, {mean.shape} and {rest.shape}")
+    num_rest = num_classes - mean.shape[1]
+    if num_rest < 0:
+        raise ReidPruneError(f"{mean.shape[1]} slots for only {num_classes} classes")
+    if num_rest and not np.isfinite(rest).all():
+        raise ReidPruneError("rest logits must be finite; check the training run that recorded them")
+    top = mean.max(axis=1)
+    shift = np.maximum(top, rest) if num_rest else top
+    head = np.exp(mean - shift[:, None])
+    tail = num_rest * np.exp(rest - shift) if num_rest else np.zeros(len(mean))
+    log_total = np.log(head.sum(axis=1) + tail)  # log Z - shift
+    # H = log Z - sum_j p_j z_j, in the shifted frame, converted to bits.
+    expected_logit = ((head * (mean - shift[:, None])).sum(axis=1)
+                      + (tail * (rest - shift) if num_rest else 0.0)) / np.exp(log_total)
+    entropy = np.maximum((log_total - expected_logit) / np.log(2.0), 0.0)
+    max_score = np.exp(top - shift - log_total)
+    if num_rest:
+        max_score = np.maximum(max_score, np.exp(rest - shift - log_total))
+    best = np.where(mean == top[:, None], index, np.iinfo(np.int64).max).min(axis=1)
+    return entropy, max_score, best.astype(np.int64)

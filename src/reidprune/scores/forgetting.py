@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from reidprune.errors import ReidPruneError
+from reidprune.validation import check_int
 
 
 def forgetting_scores(forgets: np.ndarray, ever_correct: np.ndarray, seed: int) -> np.ndarray:
@@ -57,8 +58,7 @@ def forgetting_scores(forgets: np.ndarray, ever_correct: np.ndarray, seed: int) 
         raise ReidPruneError(
             "a sample that was never correct has forgetting events; forgets and ever_correct "
             "must come from the same ForgettingTracker")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ReidPruneError(f"seed must be a non-negative integer, got {seed!r}")
+    seed = check_int(seed, "seed", minimum=0)
     scores = forgets.astype(np.float64)
     learned_max = scores[ever_correct].max() if ever_correct.any() else 0.0
     scores[~ever_correct] = learned_max + 1.0

@@ -24,7 +24,8 @@ import torch.nn.functional as F
 from torch.func import functional_call, grad, vmap
 
 from reidprune.errors import ReidPruneError
-from reidprune.scores.el2n import _check_logits_labels, _softmax, average_over_models
+from reidprune.scores.el2n import average_over_models
+from reidprune.validation import as_logits, check_int, softmax
 
 __all__ = ["grand_scores", "grand_last_layer_scores", "average_over_models"]
 
@@ -82,8 +83,7 @@ def grand_scores(model: torch.nn.Module, images, labels, batch_size: int = 32,
     np.ndarray
         float64 (N,). Higher = harder = kept.
     """
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ReidPruneError(f"batch_size must be a positive integer, got {batch_size!r}")
+    batch_size = check_int(batch_size, "batch_size", minimum=1)
     images, labels = _check_images_labels(images, labels)
     params = {name: p.detach() for name, p in model.named_parameters() if p.requires_grad}
     if not params:
@@ -155,8 +155,8 @@ def grand_last_layer_scores(features: np.ndarray, labels: np.ndarray, classifier
         if bias.shape != (weight.shape[0],):
             raise ReidPruneError(f"classifier_bias must have shape ({weight.shape[0]},), got {bias.shape}")
         logits = logits + bias
-    logits, labels = _check_logits_labels(logits, labels)
-    error = _softmax(logits)
+    logits, labels = as_logits(logits, labels)
+    error = softmax(logits)
     error[np.arange(len(labels)), labels] -= 1.0
     input_sq = (features ** 2).sum(axis=1) + (0.0 if classifier_bias is None else 1.0)
     return np.sqrt((error ** 2).sum(axis=1) * input_sq)

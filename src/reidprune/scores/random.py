@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from reidprune.errors import ReidPruneError
+from reidprune.validation import check_int
 
 
 def random_scores(num_samples: int, seed: int) -> np.ndarray:
@@ -25,8 +25,5 @@ def random_scores(num_samples: int, seed: int) -> np.ndarray:
     np.ndarray
         float64 (N,). Higher = kept.
     """
-    if isinstance(num_samples, bool) or not isinstance(num_samples, (int, np.integer)) or num_samples < 1:
-        raise ReidPruneError(f"num_samples must be a positive integer, got {num_samples!r}")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ReidPruneError(f"seed must be a non-negative integer, got {seed!r}")
-    return np.random.default_rng(int(seed)).random(int(num_samples))
+    num_samples = check_int(num_samples, "num_samples", minimum=1)
+    return np.random.default_rng(check_int(seed, "seed", minimum=0)).random(num_samples)

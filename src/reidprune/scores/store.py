@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from reidprune import __version__
-from reidprune.atomic import atomic_path
+from reidprune.atomic import atomic_path, json_default
 from reidprune.data.table import SampleTable
 from reidprune.errors import ReidPruneError
 
@@ -89,7 +89,7 @@ class ScoreSet:
             for key, value in m.extras.items():
                 arrays[f"{name}/{key}"] = np.asarray(value)
             meta["methods"][name] = {"params": m.params, "cost": m.cost, "extras": sorted(m.extras)}
-        arrays["meta"] = np.array(json.dumps(meta, sort_keys=True, default=_plain))
+        arrays["meta"] = np.array(json.dumps(meta, sort_keys=True, default=json_default))
         with atomic_path(path) as tmp:
             with open(tmp, "wb") as fh:
                 np.savez_compressed(fh, **arrays)
@@ -103,23 +103,54 @@ class ScoreSet:
             with np.load(path, allow_pickle=False) as data:
                 arrays = {k: data[k] for k in data.files}
             meta = json.loads(str(arrays.pop("meta")))
-        except (OSError, ValueError, KeyError) as exc:
-            raise ReidPruneError(f"{path} is not a reidprune score file ({exc})") from exc
-        if meta.get("format") != FORMAT:
-            raise ReidPruneError(f"{path} has format {meta.get('format')!r}, expected {FORMAT}")
-        out = cls(meta["fingerprint"], arrays["paths"], arrays["pids"], arrays["sizes"], arrays["labels"],
-                  arrays["classes"], {}, meta.get("info", {}))
-        for name, m in meta["methods"].items():
-            extras = {key: arrays[f"{name}/{key}"] for key in m["extras"]}
-            out.methods[name] = MethodScores(name, arrays[f"{name}/importance"], m["params"], m["cost"], extras)
+        except Exception as exc:  # noqa: BLE001 - truncated zip, bad zlib stream, bad JSON: all the user's file
+            raise ReidPruneError(f"{path} is not a readable reidprune score file ({type(exc).__name__}: "
+                                 f"{exc}); it may be truncated: run `reidprune score` again") from None
+        if isinstance(meta, dict) and not (isinstance(meta.get("info", {}), dict)
+                                           and isinstance(meta.get("methods"), dict)
+                                           and all(isinstance(m, dict) for m in meta["methods"].values())):
+            raise ReidPruneError(f"{path}: its metadata is damaged (info/methods are not tables); run "
+                                 "`reidprune score` again")
+        if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+            found = meta.get("format") if isinstance(meta, dict) else None
+            raise ReidPruneError(f"{path} has format {found!r}, expected {FORMAT}")
+        try:
+            out = cls(meta["fingerprint"], arrays["paths"], arrays["pids"], arrays["sizes"], arrays["labels"],
+                      arrays["classes"], {}, meta.get("info", {}))
+            for name, m in meta["methods"].items():
+                extras = {key: arrays[f"{name}/{key}"] for key in m["extras"]}
+                out.methods[name] = MethodScores(name, arrays[f"{name}/importance"], m["params"], m["cost"],
+                                                 extras)
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise ReidPruneError(f"{path} lacks {exc} or has it in the wrong form; the file is damaged: run "
+                                 "`reidprune score` again") from None
+        out._check_shapes(path)
         return out
 
+    def _check_shapes(self, path: Path) -> None:
+        """Every per-sample array must have one row per scored image (an edited file may not)."""
+        n = len(self.paths)
+        per_sample = {"pids": self.pids, "sizes": self.sizes, "labels": self.labels}
+        for name, m in self.methods.items():
+            per_sample[f"{name}/importance"] = m.importance
+            per_sample.update({f"{name}/{key}": value for key, value in m.extras.items()})
+        def damaged(what: str) -> ReidPruneError:
+            return ReidPruneError(f"{path}: {what}; the file is damaged or edited: run `reidprune score` again")
 
-def _plain(value):
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, (np.ndarray, tuple)):
-        return list(value)
-    if isinstance(value, Path):
-        return str(value)
-    raise TypeError(f"cannot store {type(value).__name__} in score metadata")
+        for key, value in per_sample.items():
+            if np.ndim(value) == 0 or len(value) != n:
+                raise damaged(f"array {key} has {len(value) if np.ndim(value) else 0} rows, expected {n} (one "
+                              "per scored image)")
+            if not (np.issubdtype(value.dtype, np.number) or value.dtype == bool):
+                raise damaged(f"array {key} holds {value.dtype} values, not numbers")
+        for key in ("pids", "sizes", "labels", "classes"):
+            if not np.issubdtype(getattr(self, key).dtype, np.integer) or getattr(self, key).ndim != 1:
+                raise damaged(f"array {key} must be a list of integers")
+        if n and (self.labels.min() < 0 or self.labels.max() >= len(self.classes)):
+            raise damaged(f"labels lie in {self.labels.min()}..{self.labels.max()}, outside 0..{len(self.classes) - 1}")
+        for name, m in self.methods.items():
+            if not np.isfinite(m.importance).all():
+                raise damaged(f"method {name} has non-finite importance scores")
+            logits = m.extras.get("mean_logits")
+            if logits is not None and (logits.ndim != 2 or logits.shape[1] != len(self.classes)):
+                raise damaged(f"{name}/mean_logits has shape {logits.shape}, expected ({n}, {len(self.classes)})")

@@ -41,6 +41,7 @@ import numpy as np
 
 from reidprune.errors import ReidPruneError
 from reidprune.select.selection import KEPT, OUTLIER, PRUNED, RELABELLED, Selection
+from reidprune.validation import as_bool_mask, as_labels, check_int, check_number
 
 # ceil() of a product of floats such as 0.5 * 10 * (1 - 0.4) must not jump to the next
 # integer because of rounding noise.
@@ -91,11 +92,11 @@ class SelectionReport:
         if self.outliers_exceed_target:
             messages.append(
                 f"{self.outliers} outliers alone exceed the {self.target_removed} samples to remove; "
-                "all outliers were removed and no easy sample was pruned (lower delta to remove fewer)")
+                "all outliers were removed and no easy sample was pruned (lower --delta to remove fewer)")
         if self.shortfall:
             messages.append(
                 f"only {self.removed} of {self.target_removed} samples could be removed: the per-identity "
-                f"floors protect the rest ({self.shortfall} short); lower min_per_identity or class_balance")
+                f"floors protect the rest ({self.shortfall} short); lower --min-per-id or --class-balance")
         return messages
 
 
@@ -194,13 +195,14 @@ def select_with_report(importance: np.ndarray, labels: np.ndarray, fraction: flo
     """
     scores = _as_importance(importance)
     n = len(scores)
-    assigned = _as_labels(labels, n, "labels")
-    outlier_mask = np.zeros(n, dtype=bool) if outliers is None else _as_mask(outliers, n)
-    training = assigned if predicted is None else _as_labels(predicted, n, "predicted labels")
+    per = "one per importance score"
+    assigned = as_labels(labels, n, per=per)
+    outlier_mask = np.zeros(n, dtype=bool) if outliers is None else as_bool_mask(outliers, n, "outliers")
+    training = assigned if predicted is None else as_labels(predicted, n, name="predicted labels", per=per)
     target = _target_count(n, fraction, count)
-    floor_k = _as_min_per_identity(min_per_identity)
-    balance = _as_class_balance(class_balance)
-    _as_seed(seed)
+    floor_k = check_int(min_per_identity, "min_per_identity", minimum=0)
+    balance = check_number(class_balance, "class_balance", 0.0, 1.0, hint=" (paper: 0.5)")
+    check_int(seed, "seed")
 
     removed_share = (fraction if fraction is not None else (target / n if n else 0.0))
     n_outliers = int(outlier_mask.sum())
@@ -275,13 +277,9 @@ def _target_count(n: int, fraction: float | None, count: int | None) -> int:
         raise ReidPruneError("give exactly one of fraction (share of samples to remove) and count "
                              f"(number to remove), got fraction={fraction!r} count={count!r}")
     if fraction is not None:
-        if isinstance(fraction, bool) or not isinstance(fraction, (int, float, np.integer, np.floating)) \
-                or not 0.0 <= fraction < 1.0:
-            raise ReidPruneError(f"fraction to remove must be a number in [0, 1), got {fraction!r}")
+        fraction = check_number(fraction, "fraction to remove", 0.0, 1.0, max_open=True)
         return int(math.floor(fraction * n + 0.5))
-    if isinstance(count, bool) or not isinstance(count, (int, np.integer)) or not 0 <= count <= n:
-        raise ReidPruneError(f"count to remove must be an integer in [0, {n}], got {count!r}")
-    return int(count)
+    return check_int(count, "count to remove", 0, n)
 
 
 def _as_importance(importance: np.ndarray) -> np.ndarray:
@@ -297,42 +295,3 @@ def _as_importance(importance: np.ndarray) -> np.ndarray:
         raise ReidPruneError(f"importance must be finite, sample {bad} is {scores[bad]}; "
                              "check the scoring run")
     return scores
-
-
-def _as_labels(labels: np.ndarray, n: int, name: str) -> np.ndarray:
-    array = np.asarray(labels)
-    if array.shape != (n,):
-        raise ReidPruneError(f"{name} must be a 1-D array of {n} entries (one per importance score), "
-                             f"got shape {array.shape}")
-    if n and not np.issubdtype(array.dtype, np.integer):
-        raise ReidPruneError(f"{name} must be integers, got dtype {array.dtype}")
-    if n and array.min() < 0:
-        raise ReidPruneError(f"{name} must be training labels 0..C-1, got {array.min()}; "
-                             "select on the training split only")
-    return array.astype(np.int64)
-
-
-def _as_mask(mask: np.ndarray, n: int) -> np.ndarray:
-    array = np.asarray(mask)
-    if array.shape != (n,) or (n and array.dtype != np.bool_):
-        raise ReidPruneError(f"outliers must be a 1-D bool mask of {n} entries, "
-                             f"got dtype {array.dtype} shape {array.shape}")
-    return array.astype(bool)
-
-
-def _as_min_per_identity(value: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
-        raise ReidPruneError(f"min_per_identity must be a non-negative integer, got {value!r}")
-    return int(value)
-
-
-def _as_class_balance(value: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
-            or not 0.0 <= value <= 1.0:
-        raise ReidPruneError(f"class_balance must be a number in [0, 1] (paper: 0.5), got {value!r}")
-    return float(value)
-
-
-def _as_seed(value: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise ReidPruneError(f"seed must be an integer, got {value!r}")

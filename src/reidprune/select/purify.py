@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from reidprune.errors import ReidPruneError
-from reidprune.scores.entropy import validate_soft_labels
+from reidprune.validation import as_bool_mask, as_labels, as_probabilities, check_int, check_number
 
 
 def outlier_threshold(num_classes: int, delta: float = 0.10,
@@ -40,11 +40,8 @@ def outlier_threshold(num_classes: int, delta: float = 0.10,
     float
         ``delta`` itself, or ``delta / C`` when relative to chance.
     """
-    if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)) or num_classes < 1:
-        raise ReidPruneError(f"number of classes must be a positive integer, got {num_classes!r}")
-    if isinstance(delta, bool) or not isinstance(delta, (int, float, np.integer, np.floating)) \
-            or not np.isfinite(delta) or delta < 0:
-        raise ReidPruneError(f"outlier delta must be a non-negative number, got {delta!r}")
+    check_int(num_classes, "number of classes", minimum=1)
+    check_number(delta, "outlier delta", minimum=0)
     threshold = float(delta) / num_classes if relative_to_chance else float(delta)
     if threshold >= 1.0:
         what = f"delta / C = {delta} / {num_classes}" if relative_to_chance else f"delta = {delta}"
@@ -74,7 +71,7 @@ def find_outliers(soft_labels: np.ndarray, delta: float = 0.10,
         ``(N,)`` bool mask, True for outliers (``max(p) <= threshold``, inclusive as in
         the paper).
     """
-    probs = validate_soft_labels(soft_labels)
+    probs = as_probabilities(soft_labels)
     threshold = outlier_threshold(probs.shape[1], delta, relative_to_chance)
     return probs.max(axis=1) <= threshold
 
@@ -96,10 +93,8 @@ def outlier_fraction_warning(mask: np.ndarray, limit: float = 0.2) -> str | None
         The message, or None when the flagged fraction is at most ``limit`` (or the mask is
         empty).
     """
-    flags = _as_bool_mask(mask, "outlier mask")
-    if isinstance(limit, bool) or not isinstance(limit, (int, float, np.integer, np.floating)) \
-            or not 0.0 <= limit <= 1.0:
-        raise ReidPruneError(f"outlier fraction limit must be a number in [0, 1], got {limit!r}")
+    flags = as_bool_mask(mask, name="outlier mask")
+    check_number(limit, "outlier fraction limit", 0.0, 1.0)
     if len(flags) == 0:
         return None
     fraction = float(flags.mean())
@@ -129,27 +124,7 @@ def find_mislabeled(soft_labels: np.ndarray, labels: np.ndarray) -> tuple[np.nda
         ``(N,)`` int64 argmax of every soft label, the corrected label for flagged samples
         (and equal to ``labels`` elsewhere).
     """
-    probs = validate_soft_labels(soft_labels)
-    assigned = _as_labels(labels, len(probs), probs.shape[1])
+    probs = as_probabilities(soft_labels)
+    assigned = as_labels(labels, len(probs), probs.shape[1], per="one per soft label")
     predicted = probs.argmax(axis=1).astype(np.int64)
     return predicted != assigned, predicted
-
-
-def _as_bool_mask(mask: np.ndarray, name: str) -> np.ndarray:
-    array = np.asarray(mask)
-    if array.ndim != 1 or (array.dtype != np.bool_ and len(array)):
-        raise ReidPruneError(f"{name} must be a 1-D bool array, got dtype {array.dtype} shape {array.shape}")
-    return array.astype(bool)
-
-
-def _as_labels(labels: np.ndarray, length: int, num_classes: int) -> np.ndarray:
-    array = np.asarray(labels)
-    if array.shape != (length,):
-        raise ReidPruneError(f"labels must be a 1-D array of {length} entries (one per soft label), "
-                             f"got shape {array.shape}")
-    if length and not np.issubdtype(array.dtype, np.integer):
-        raise ReidPruneError(f"labels must be integers, got dtype {array.dtype}")
-    if length and (array.min() < 0 or array.max() >= num_classes):
-        raise ReidPruneError(f"labels must lie in 0..{num_classes - 1} (training labels), "
-                             f"got {array.min()}..{array.max()}")
-    return array.astype(np.int64)

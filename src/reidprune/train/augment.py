@@ -28,7 +28,8 @@ class AugmentConfig:
 
 
 def step_generator(seed: int, epoch: int, step: int) -> torch.Generator:
-    return torch.Generator().manual_seed((seed * 1_000_003 + epoch) * 1_000_003 + step)
+    # modulo 2**64: torch seeds are 64-bit, and large --seed values would overflow (smaller ones are unchanged)
+    return torch.Generator().manual_seed(((seed * 1_000_003 + epoch) * 1_000_003 + step) % 2 ** 64)
 
 
 def normalize(images: torch.Tensor) -> torch.Tensor:

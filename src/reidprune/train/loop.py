@@ -2,7 +2,8 @@
 
 Per step: augment -> forward -> loss -> backward -> step -> ``hook.update(ids, logits, labels)``.
 Per epoch: ``hook.end_epoch()``, then ``callback.on_epoch_end(epoch, model)`` (for scores that
-need the model itself, e.g. EL2N's evaluation pass), then a checkpoint.
+need the model itself, e.g. EL2N's evaluation pass), then a checkpoint. A callback whose
+``should_stop`` attribute becomes true ends training after that epoch (an adaptive stop).
 
 Batches come from :class:`~reidprune.train.batches.BatchSource` (RAM, the memory-mapped image
 cache, or the GPU) and are augmented on the training device. Under ``torchrun`` each rank takes
@@ -12,6 +13,7 @@ its share of the batches and the hooks are merged at epoch ends
 from __future__ import annotations
 
 import contextlib
+import logging
 import signal
 import time
 from dataclasses import dataclass, field
@@ -20,12 +22,12 @@ from typing import Protocol, Sequence
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from reidprune.dynamics.base import TrainingHook
-from reidprune.errors import ReidPruneError
+from reidprune.errors import ReidPruneError, TrainingInterrupted  # noqa: F401 - re-exported
 from reidprune.models.losses import batch_hard_triplet, cross_entropy
 from reidprune.train import distributed
+from reidprune.progress import progress as progress_bar
 from reidprune.train.augment import augment, normalize, step_generator
 from reidprune.train.batches import BatchSource
 from reidprune.train.checkpoint import load_checkpoint, save_checkpoint
@@ -33,12 +35,11 @@ from reidprune.train.config import TrainConfig
 from reidprune.train.sampler import IdentitySampler, ShuffleSampler
 
 
+log = logging.getLogger("reidprune")
+
+
 class EpochCallback(Protocol):
     def on_epoch_end(self, epoch: int, model: torch.nn.Module) -> None: ...
-
-
-class TrainingInterrupted(ReidPruneError):
-    """SIGTERM / Ctrl-C arrived; a checkpoint was saved and the same command resumes."""
 
 
 class NonFiniteLoss(ReidPruneError):
@@ -47,7 +48,7 @@ class NonFiniteLoss(ReidPruneError):
 
 @dataclass
 class FitResult:
-    epochs: int
+    epochs: int  # epochs trained (fewer than configured after an adaptive stop)
     iterations: int
     seconds: float
     losses: list[float] = field(default_factory=list)  # mean loss per epoch
@@ -90,7 +91,7 @@ def make_optimizer(model: torch.nn.Module, config: TrainConfig, iters_per_epoch:
 def fit(model: torch.nn.Module, images, labels: np.ndarray, config: TrainConfig,
         hooks: Sequence[TrainingHook] = (), callbacks: Sequence[EpochCallback] = (),
         checkpoint: str | Path | None = None, run_key: str = "", progress: bool = True,
-        checkpoint_every: int = 0) -> FitResult:
+        checkpoint_every: int = 0, settings: dict | None = None) -> FitResult:
     """Train ``model`` on uint8 ``images`` (N x 3 x H x W) with integer ``labels`` (N,).
 
     Parameters
@@ -107,6 +108,9 @@ def fit(model: torch.nn.Module, images, labels: np.ndarray, config: TrainConfig,
         only at epoch ends) and on SIGTERM / Ctrl-C. If it exists, training resumes from it,
         provided it was written by a run with the same ``run_key`` (and as many ranks).
         Under ``torchrun`` rank 0 writes it and every rank resumes from it.
+    settings:
+        What ``run_key`` was made from (default: ``config`` as a dict), stored in the checkpoint
+        so a refused checkpoint can name the setting that differs.
     """
     labels = np.asarray(labels, dtype=np.int64)
     if len(images) != len(labels):
@@ -125,16 +129,20 @@ def fit(model: torch.nn.Module, images, labels: np.ndarray, config: TrainConfig,
     steps_per_epoch = len(distributed.shard_batches(range(len(sampler)), rank, world))
     optimizer, scheduler = make_optimizer(model, config, steps_per_epoch)
     label_t = torch.as_tensor(labels).to(device)
-    state = _TrainState(model, optimizer, scheduler, hooks, callbacks, world)
+    settings = _plain_settings(config.as_dict() if settings is None else settings)
+    state = _TrainState(model, optimizer, scheduler, hooks, callbacks, settings, world)
     result = FitResult(config.epochs, 0, 0.0)
     start_epoch, start_step = 1, 0
     if checkpoint is not None and (saved := load_checkpoint(checkpoint)) is not None:
         if saved.get("run_key") != run_key:
             raise ReidPruneError(
-                f"checkpoint {checkpoint} belongs to a different run (other data or settings); "
-                "delete it or choose another output folder")
+                f"checkpoint {checkpoint} belongs to a different run: "
+                f"{describe_difference(saved.get('settings'), settings)}; run the same command as before to "
+                "resume it, or delete it (or choose another output folder) to start over")
         start_epoch, start_step = state.load(saved)
         result.resumed_from = (start_epoch, start_step)
+        log.info("resuming from epoch %d, step %d (checkpoint %s)", start_epoch, start_step, checkpoint)
+    result.epochs = start_epoch - 1
     merger = distributed.HookMerger(hooks, len(labels), device) if distributed.active() else None
     net = distributed.wrap_model(model, device)
     if config.compile:
@@ -152,12 +160,14 @@ def fit(model: torch.nn.Module, images, labels: np.ndarray, config: TrainConfig,
     began = time.perf_counter()
     with _catch_signals() as stop:
         for epoch in range(start_epoch, config.epochs + 1):
+            if _stop_requested(callbacks):  # resumed after an adaptive stop
+                break
             batches = distributed.shard_batches(sampler.batches(epoch), rank, world)
             first = start_step if epoch == start_epoch else 0
             model.train()
             loss_sum = torch.zeros((), device=device)
-            bar = tqdm(total=len(batches) - first, desc=f"epoch {epoch}/{config.epochs}",
-                       disable=not progress or rank != 0, leave=False, unit="it")
+            bar = progress_bar(desc=f"epoch {epoch}/{config.epochs}", total=len(batches) - first,
+                               enabled=progress and rank == 0)
             for step, (idx, pixels) in enumerate(source.iterate(batches[first:]), start=first):
                 global_step = step * world + rank  # the batch's position in the sampler's order
                 x = augment(pixels, config.augment, step_generator(config.seed, epoch, global_step))
@@ -186,6 +196,8 @@ def fit(model: torch.nn.Module, images, labels: np.ndarray, config: TrainConfig,
                            if checkpoint is not None else ""))
                 if checkpoint_every and (step + 1) % checkpoint_every == 0:
                     save(epoch, step + 1)
+            result.losses.append(float(loss_sum) / max(1, len(batches) - first))
+            bar.set_postfix(loss=result.losses[-1])
             bar.close()
             if merger is not None:
                 merger.merge()  # every rank's hooks hold the whole epoch before it ends
@@ -193,8 +205,10 @@ def fit(model: torch.nn.Module, images, labels: np.ndarray, config: TrainConfig,
                 hook.end_epoch()
             for callback in callbacks:
                 callback.on_epoch_end(epoch, model)
-            result.losses.append(float(loss_sum) / max(1, len(batches) - first))
+            result.epochs = epoch
             save(epoch + 1, 0)  # its merge finds nothing new
+            if _stop_requested(callbacks):
+                break
     result.seconds = time.perf_counter() - began
     return result
 
@@ -207,6 +221,36 @@ def _stop_now(stop, step: int, device: torch.device) -> bool:
     if device.type == "cuda" and step % 50:
         return False
     return distributed.any_rank(stop.requested, device)
+def _plain_settings(settings: dict) -> dict:
+    """Settings flattened to ``{"a.b": str}``: what ``torch.load(weights_only=True)`` reads back."""
+    flat: dict[str, str] = {}
+
+    def walk(prefix: str, value) -> None:
+        if isinstance(value, dict):
+            for key, item in value.items():
+                walk(f"{prefix}.{key}" if prefix else str(key), item)
+        else:
+            flat[prefix] = repr(value.tolist() if hasattr(value, "tolist") else value)
+
+    walk("", settings)
+    return flat
+
+
+def describe_difference(saved: dict | None, current: dict | None) -> str:
+    """Which settings differ between a checkpoint and this run (both as :func:`_plain_settings` made them)."""
+    if not saved:
+        return "it was written by an older reidprune that did not record its settings"
+    current = current or {}
+    names = sorted(set(saved) | set(current))
+    changed = [f"{name} was {saved.get(name, 'unset')}, now {current.get(name, 'unset')}"
+               for name in names if saved.get(name) != current.get(name)]
+    if not changed:
+        return "same settings but other training data (images or labels changed)"
+    return "; ".join(changed[:4]) + (f" (and {len(changed) - 4} more)" if len(changed) > 4 else "")
+
+
+def _stop_requested(callbacks) -> bool:
+    return any(getattr(callback, "should_stop", False) for callback in callbacks)
 
 
 def _check_labels(model: torch.nn.Module, labels: np.ndarray) -> None:
@@ -248,13 +292,15 @@ def _check_finite(logits, loss, epoch: int, step: int, device: torch.device) -> 
 class _TrainState:
     """Everything a checkpoint must hold to resume exactly."""
 
-    def __init__(self, model, optimizer, scheduler, hooks, callbacks, world: int = 1):
+    def __init__(self, model, optimizer, scheduler, hooks, callbacks, settings: dict | None = None,
+                 world: int = 1):
         self.model, self.optimizer, self.scheduler, self.world = model, optimizer, scheduler, world
+        self.settings = settings or {}
         self.stateful = [h for h in list(hooks) + list(callbacks) if hasattr(h, "state_dict")]
 
     def dump(self, epoch: int, step: int, run_key: str) -> dict:
         state = {
-            "run_key": run_key, "epoch": epoch, "step": step, "world": self.world,
+            "run_key": run_key, "settings": self.settings, "epoch": epoch, "step": step, "world": self.world,
             "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(),
             "trackers": [s.state_dict() for s in self.stateful],
@@ -315,8 +361,7 @@ def predict(model: torch.nn.Module, images: torch.Tensor, batch_size: int = 256,
     was_training = model.training
     model.eval().to(device)
     logits, embeds = [], []
-    for start in tqdm(range(0, len(images), batch_size), desc="predict", disable=not progress,
-                      leave=False, unit="batch"):
+    for start in progress_bar(range(0, len(images), batch_size), desc="predict", enabled=progress, unit="batch"):
         x = normalize(images[start:start + batch_size].to(device, non_blocking=True))
         out = model(x)
         if isinstance(out, torch.Tensor):  # a plain classifier

@@ -81,10 +81,15 @@ class ShuffleSampler:
             raise ReidPruneError("cannot sample from an empty training set")
         self.num_samples, self.batch_size, self.seed = num_samples, batch_size, seed
         self.num_batches = -(-num_samples // batch_size)
+        if self.num_batches > 1 and num_samples % batch_size == 1:
+            self.num_batches -= 1  # a last batch of one joins the one before: BatchNorm cannot train on one
 
     def __len__(self) -> int:
         return self.num_batches
 
     def batches(self, epoch: int) -> list[np.ndarray]:
         order = _epoch_rng(self.seed, epoch).permutation(self.num_samples)
-        return [order[i:i + self.batch_size] for i in range(0, self.num_samples, self.batch_size)]
+        batches = [order[i:i + self.batch_size] for i in range(0, self.num_samples, self.batch_size)]
+        if len(batches) > self.num_batches:
+            batches[-2:] = [np.concatenate(batches[-2:])]
+        return batches

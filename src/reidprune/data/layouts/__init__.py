@@ -8,6 +8,9 @@ Files left out on purpose (Market-1501 junk images, bad names under ``on_bad_nam
 are reported by :func:`load_dataset` as one :class:`SkippedFilesWarning` per reason, with the
 count; :func:`read_dataset` returns the counts (``LoadedDataset.skipped``) and the identity
 names (``LoadedDataset.names``) without warning.
+
+Each layout also knows how a pruned copy of it is written (``Layout.plan_copy``, used by
+:mod:`reidprune.export.materialize`); :func:`get_layout` resolves every name and alias.
 """
 from __future__ import annotations
 
@@ -19,19 +22,19 @@ from pathlib import Path
 from typing import Callable
 
 from reidprune.data.layouts.base import (
-    LoadedDataset, SkippedFilesWarning, dataset_root, list_subfolders,
+    CopyPlan, CopyRows, LoadedDataset, SkippedFilesWarning, dataset_root, list_subfolders,
 )
 from reidprune.data.layouts.cifar import find_cifar_folder, load_cifar100
 from reidprune.data.layouts.cub import CUB_FILES, load_cub
-from reidprune.data.layouts.folders import load_folders
-from reidprune.data.layouts.market import load_market
-from reidprune.data.layouts.msmt17 import load_msmt17
-from reidprune.data.layouts.veri import load_veri
+from reidprune.data.layouts.folders import load_folders, plan_folders_copy, plan_generic_copy
+from reidprune.data.layouts.market import load_market, plan_market_copy
+from reidprune.data.layouts.msmt17 import load_msmt17, plan_msmt17_copy
+from reidprune.data.layouts.veri import load_veri, plan_veri_copy
 from reidprune.data.table import SampleTable
 from reidprune.errors import ReidPruneError
 
-__all__ = ["LAYOUTS", "Layout", "LoadedDataset", "SkippedFilesWarning", "detect_layout",
-           "load_dataset", "read_dataset"]
+__all__ = ["LAYOUTS", "CopyPlan", "CopyRows", "Layout", "LoadedDataset", "SkippedFilesWarning",
+           "detect_layout", "get_layout", "load_counted", "load_dataset", "read_dataset"]
 
 
 @dataclass(frozen=True)
@@ -48,12 +51,20 @@ class Layout:
         True when a folder looks like this layout (used by ``layout="auto"``).
     expects:
         What the folder must contain, for error messages and help text.
+    plan_copy:
+        Copy planner ``plan_copy(plan, rows, root, evaluation)``: names every file of a
+        pruned, label-corrected copy (see :class:`~reidprune.data.layouts.base.CopyPlan`).
+    copy_layout:
+        The layout that copy is written in (``folders`` for layouts without a file structure
+        of their own), so ``load_dataset(copy, copy_layout)`` reads it.
     """
 
     name: str
     load: Callable[..., LoadedDataset]
     detect: Callable[[Path], bool]
     expects: str
+    plan_copy: Callable[[CopyPlan, CopyRows, Path, object], None]
+    copy_layout: str
 
     def options(self) -> tuple[str, ...]:
         """Names of the keyword options the parser accepts."""
@@ -68,17 +79,23 @@ def _has_subfolder(root: Path) -> bool:
 # Checked in this order by layout="auto"; "folders" is the fallback for any folder of folders.
 _CANONICAL = (
     Layout("market1501", load_market, lambda root: (root / "bounding_box_train").is_dir(),
-           "folders bounding_box_train/, query/, bounding_box_test/ with PPPP_cC*.jpg images"),
+           "folders bounding_box_train/, query/, bounding_box_test/ with PPPP_cC*.jpg images",
+           plan_market_copy, "market1501"),
     Layout("msmt17", load_msmt17, lambda root: (root / "list_train.txt").is_file(),
-           "list_train.txt, list_query.txt, list_gallery.txt (path pid) and train/, test/"),
+           "list_train.txt, list_query.txt, list_gallery.txt (path pid) and train/, test/",
+           plan_msmt17_copy, "msmt17"),
     Layout("veri776", load_veri, lambda root: (root / "image_train").is_dir(),
-           "folders image_train/, image_query/, image_test/ with VVVV_cCCC_*.jpg images"),
+           "folders image_train/, image_query/, image_test/ with VVVV_cCCC_*.jpg images",
+           plan_veri_copy, "veri776"),
     Layout("cifar100", load_cifar100, lambda root: find_cifar_folder(root) is not None,
-           "pickle files train, test, meta (in the folder or in cifar-100-python/)"),
+           "pickle files train, test, meta (in the folder or in cifar-100-python/)",
+           plan_generic_copy, "folders"),
     Layout("cub200", load_cub, lambda root: all((root / name).is_file() for name in CUB_FILES),
-           "images.txt, image_class_labels.txt, train_test_split.txt and images/"),
+           "images.txt, image_class_labels.txt, train_test_split.txt and images/",
+           plan_generic_copy, "folders"),
     Layout("folders", load_folders, _has_subfolder,
-           "one folder per identity (<identity>/<images>), or train/, query/, gallery/ of those"),
+           "one folder per identity (<identity>/<images>), or train/, query/, gallery/ of those",
+           plan_folders_copy, "folders"),
 )
 
 _ALIASES = {
@@ -92,7 +109,10 @@ _ALIASES = {
 }
 
 SKIP_REASONS = {"junk": "junk image(s) (pid -1)",
-                "bad_name": "file(s) whose name does not match the pattern"}
+                "bad_name": "file(s) whose name does not match the pattern",
+                "in_subfolder": "image(s) in sub-folders of the split folders (this layout reads only the "
+                                "files directly inside bounding_box_train, query and bounding_box_test; "
+                                "move them up to use them)"}
 
 LAYOUTS: dict[str, Layout] = {layout.name: layout for layout in _CANONICAL}
 LAYOUTS.update({alias: LAYOUTS[name] for name, aliases in _ALIASES.items() for alias in aliases})
@@ -163,16 +183,7 @@ def read_dataset(root: str | os.PathLike, layout: str = "auto", **options) -> Lo
 
 
 def load_dataset(root: str | os.PathLike, layout: str = "auto", **options) -> SampleTable:
-    """Load a dataset folder as a :class:`SampleTable`.
-
-    Parameters
-    ----------
-    root:
-        Dataset folder.
-    layout:
-        ``"auto"`` (detect from the folder's contents) or a name or alias from :data:`LAYOUTS`.
-    **options:
-        Parser options (see :func:`read_dataset`).
+    """Load a dataset folder as a :class:`SampleTable` (arguments as for :func:`read_dataset`).
 
     Returns
     -------
@@ -180,8 +191,16 @@ def load_dataset(root: str | os.PathLike, layout: str = "auto", **options) -> Sa
         Files left out on purpose are reported as :class:`SkippedFilesWarning` (one per
         reason, with the count); use :func:`read_dataset` to get the counts as numbers.
     """
+    return load_counted(root, layout, **options)[0]
+
+
+def load_counted(root: str | os.PathLike, layout: str = "auto", **options) -> tuple[SampleTable, dict[str, int]]:
+    """:func:`load_dataset` that also returns the skipped-file counts by reason (for the record).
+
+    Each reason is also reported as a :class:`SkippedFilesWarning`, as :func:`load_dataset` does.
+    """
     loaded = read_dataset(root, layout, **options)
     for reason, count in loaded.skipped.items():
         warnings.warn(f"{loaded.table.root}: skipped {count} {SKIP_REASONS.get(reason, reason)}",
-                      SkippedFilesWarning, stacklevel=2)
-    return loaded.table
+                      SkippedFilesWarning, stacklevel=3)
+    return loaded.table, dict(loaded.skipped)

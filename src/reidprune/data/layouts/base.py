@@ -3,6 +3,11 @@
 A layout parser is a function ``load_xxx(root, **options) -> LoadedDataset``. It only lists
 and parses files (names, list files, pickles); it never decodes images, so loading even a
 large dataset's table takes seconds.
+
+A layout also knows how a pruned copy of it is written: a copy planner
+``plan_xxx_copy(plan, rows, root, evaluation)`` names every output file on a
+:class:`CopyPlan` (the engine in :mod:`reidprune.export.materialize` claims the names,
+resolves collisions and writes the files).
 """
 from __future__ import annotations
 
@@ -10,9 +15,13 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
+
+import numpy as np
 
 from reidprune.data.table import SampleTable
 from reidprune.errors import ReidPruneError
+from reidprune.validation import relative_path
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp")
 
@@ -132,8 +141,99 @@ def inside_root(rel: str, where: str) -> str:
     Paths outside the root would later be exported as ``../...`` or absolute paths, so they
     are refused here. ``where`` names the list file and line for the message.
     """
-    normal = os.path.normpath(rel)
-    if os.path.isabs(rel) or normal == ".." or normal.startswith(".." + os.sep) or "\0" in rel:
-        raise ReidPruneError(f"{where}: path {rel!r} must be relative and stay inside the dataset "
-                             "folder; fix the line")
-    return normal
+    return relative_path(rel, where)
+
+
+@dataclass(frozen=True)
+class CopyRows:
+    """The training rows a pruned copy is written from, from a table or from a manifest.
+
+    Attributes
+    ----------
+    source:
+        Absolute path of each image.
+    rel:
+        Path relative to the dataset root, ``/`` separators.
+    pid:
+        Identity the dataset gives each image.
+    corrected:
+        Identity to train on (original-id space).
+    status:
+        ``kept``, ``relabelled``, ``pruned`` or ``outlier``.
+    origin:
+        ``""`` for a table, the manifest file otherwise.
+    line:
+        Manifest line of each row (None for a table).
+    pixels:
+        In-memory images (cifar), else None.
+    """
+
+    source: list[Path]
+    rel: list[str]
+    pid: np.ndarray
+    corrected: np.ndarray
+    status: np.ndarray
+    origin: str
+    line: np.ndarray | None = None
+    pixels: np.ndarray | None = None
+
+    def where(self, i: int) -> str:
+        """Where row ``i`` comes from, for messages."""
+        if self.line is not None:
+            return f"{self.origin}, line {int(self.line[i])}"
+        return f"training row {i} ({self.rel[i]})"
+
+    @property
+    def keep(self) -> np.ndarray:
+        """Bool mask of the rows to write (kept or relabelled)."""
+        return (self.status == "kept") | (self.status == "relabelled")
+
+
+class CopyPlan(Protocol):
+    """What a copy planner may do: claim output files, write texts and count what it did.
+
+    A layout's planner is ``plan_copy(plan, rows, root, evaluation)``: ``plan`` this object,
+    ``rows`` the :class:`CopyRows` to write, ``root`` the source dataset root and
+    ``evaluation`` the dataset's non-training rows (a SampleTable; layouts that link their
+    evaluation folders from disk ignore it, and it is None for a copy made from a manifest).
+    """
+
+    texts: dict[str, str]  # output path -> text written there (list files)
+    renamed: int
+    eval_files: int
+    missing_eval: list[str]
+    eval_not_written: int
+
+    def add(self, out: str, source: Path | None, src_rel: str, where: str,
+            pixels: np.ndarray | None = None, mode: str | None = None) -> str:
+        """Claim ``out`` for one file (a ``_dupN`` suffix on a collision); return the final path."""
+
+    def claim_training(self, rows: CopyRows, intended: dict[int, str], moved: dict[int, bool],
+                       pixels: np.ndarray | None = None) -> dict[int, str]:
+        """Claim the kept rows' paths (unmoved rows first); return each row's final path."""
+
+    def mirror(self, root: Path, names: list[str]) -> None:
+        """Add every file under ``root/<name>`` unchanged, at the same relative path."""
+
+
+def plan_eval_folders(plan: CopyPlan, root: Path, names: tuple[str, ...], any_one: bool = False) -> None:
+    """Mirror a layout's evaluation folders and record the missing ones.
+
+    Parameters
+    ----------
+    plan:
+        The copy being planned.
+    root:
+        The source dataset root.
+    names:
+        The layout's evaluation folders, in the order they are written.
+    any_one:
+        True when any one of ``names`` is complete (MSMT17 V1 ``test/`` or V2
+        ``mask_test_v2/``): only the first is reported missing when none exists.
+    """
+    present = [name for name in names if (root / name).is_dir()]
+    if any_one:
+        plan.missing_eval.extend([] if present else [names[0]])
+    else:
+        plan.missing_eval.extend(name for name in names if name not in present)
+    plan.mirror(root, present)

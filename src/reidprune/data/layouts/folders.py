@@ -15,20 +15,32 @@ otherwise identities are numbered 0, 1, ... in sorted order of their folder name
 ``LoadedDataset.names`` maps each pid back to its folder name. The camera is read from
 ``_c<digits>`` in the file name when present, else -1. Nothing keys on bare file names: the
 same file name under two identity folders is two rows.
+
+A pruned copy (:func:`plan_folders_copy`) has the kept images under
+``<corrected identity folder>/<path inside it>`` (``train/<identity>/...`` in the split form,
+whose ``query/`` and ``gallery/`` are linked unchanged). Layouts without a file structure of
+their own (``cifar100``, ``cub200``) are written as a folders-layout copy by
+:func:`plan_generic_copy`.
 """
 from __future__ import annotations
 
 import os
+import posixpath
 import re
 from pathlib import Path
 
+import numpy as np
+
 from reidprune.data.layouts.base import (
-    LoadedDataset, dataset_root, is_image_name, list_image_names, list_subfolders, parse_id,
+    CopyPlan, CopyRows, LoadedDataset, dataset_root, is_image_name, list_image_names,
+    list_subfolders, parse_id,
 )
 from reidprune.data.table import make_table
 from reidprune.errors import ReidPruneError
+from reidprune.validation import relative_path
 
 SPLIT_FOLDERS = ("train", "query", "gallery")
+EVAL_SPLITS = SPLIT_FOLDERS[1:]
 CAMERA_PATTERN = re.compile(r"_c(\d+)")
 
 
@@ -78,14 +90,19 @@ def load_folders(root: str | os.PathLike) -> LoadedDataset:
 
 def split_folders(root: Path) -> dict[str, Path]:
     """Split name -> folder whose sub-folders are identities."""
-    train = root / "train"
-    if not (train.is_dir() and list_subfolders(train)):
+    if not is_split_form(root):
         return {"train": root}
     unexpected = [name for name in list_subfolders(root) if name not in SPLIT_FOLDERS]
     if unexpected:
         raise ReidPruneError(f"{root / unexpected[0]}: next to train/ only query/ and gallery/ are "
                              "read; move or rename this folder")
     return {split: root / split for split in SPLIT_FOLDERS if (root / split).is_dir()}
+
+
+def is_split_form(root: Path) -> bool:
+    """True when ``root/train`` holds identity folders (the split form)."""
+    train = root / "train"
+    return train.is_dir() and bool(list_subfolders(train))
 
 
 def identity_pids(names: list[str]) -> dict[str, int]:
@@ -111,3 +128,90 @@ def images_under(folder: Path) -> list[str]:
             if is_image_name(name):
                 found.append(os.path.relpath(os.path.join(current, name), folder))
     return sorted(found)
+
+
+def plan_folders_copy(plan: CopyPlan, rows: CopyRows, root: Path, evaluation=None) -> None:
+    """Plan a folders-layout copy of a folders dataset (see the module docstring and
+    :class:`~reidprune.data.layouts.base.CopyPlan` for the arguments)."""
+    depth = 2 if is_split_form(root) else 1  # leading path components naming the identity
+    folder_of = _identity_folders(rows, depth)
+    intended = {}
+    for i in np.flatnonzero(rows.keep).tolist():
+        target = int(rows.corrected[i])
+        if target not in folder_of:
+            raise ReidPruneError(f"{rows.where(i)}: corrected id {target} has no identity folder "
+                                 "among the training images; use an id of an existing identity")
+        inner = _split_identity(relative_path(rows.rel[i], rows.where(i)), depth)[1]
+        intended[i] = posixpath.join(folder_of[target], inner)
+    plan.claim_training(rows, intended, {i: intended[i] != rows.rel[i] for i in intended})
+    if depth == 2:  # the split form: query/ and gallery/ (both optional) are linked whole
+        plan.mirror(root, [name for name in EVAL_SPLITS if (root / name).is_dir()])
+
+
+def _split_identity(rel: str, depth: int) -> tuple[str, str]:
+    """``(identity folder, path inside it)``; camera sub-folders stay in the inner part."""
+    parts = rel.split("/")
+    k = min(depth, len(parts) - 1)
+    return "/".join(parts[:k]), "/".join(parts[k:])
+
+
+def _identity_folders(rows: CopyRows, depth: int) -> dict[int, str]:
+    """The identity folder holding most images of each pid (ties: the first name)."""
+    votes: dict[int, dict[str, int]] = {}
+    for rel, pid in zip(rows.rel, rows.pid.tolist()):
+        folder = _split_identity(rel, depth)[0]
+        votes.setdefault(pid, {}).setdefault(folder, 0)
+        votes[pid][folder] += 1
+    return {pid: min(count, key=lambda f: (-count[f], f)) for pid, count in votes.items()}
+
+
+def plan_generic_copy(plan: CopyPlan, rows: CopyRows, root: Path, evaluation=None) -> None:
+    """Plan a folders-layout copy of a layout without its own file structure (cifar, cub).
+
+    ``train/<pid>/<file>`` plus ``query/`` and ``gallery/`` rows of ``evaluation`` (a ``test``
+    split has no place there and is counted in ``plan.eval_not_written``); pids are
+    zero-padded to one width so that name order is number order; in-memory pixels are
+    encoded as PNG (``train#00042`` -> ``train_00042.png``).
+
+    Parameters
+    ----------
+    plan, rows:
+        The copy being planned and its training rows.
+    root:
+        The source dataset root (unused).
+    evaluation:
+        The dataset's non-training rows (a SampleTable), or None to write none.
+    """
+    kept = np.flatnonzero(rows.keep).tolist()
+    pids = [int(rows.corrected[i]) for i in kept]
+    if evaluation is not None:
+        pids += evaluation.pid.tolist()
+    width = max((len(str(abs(p))) for p in pids), default=1)
+    intended = {i: f"train/{_pid_folder(int(rows.corrected[i]), width)}/"
+                   f"{_file_name(rows.rel[i], rows.pixels is not None)}" for i in kept}
+    plan.claim_training(rows, intended, {i: bool(rows.corrected[i] != rows.pid[i]) for i in kept},
+                        rows.pixels)
+    if evaluation is None:
+        return
+    for j, (path, pid, split) in enumerate(zip(evaluation.path, evaluation.pid.tolist(),
+                                               evaluation.split.tolist())):
+        if split not in EVAL_SPLITS:
+            plan.eval_not_written += 1
+            continue
+        pixels = None if evaluation.pixels is None else evaluation.pixels[j]
+        name = _file_name(path, pixels is not None)
+        plan.add(f"{split}/{_pid_folder(pid, width)}/{name}",
+                 None if pixels is not None else Path(path), str(path), f"{split} row {j}",
+                 pixels=pixels)
+        plan.eval_files += 1
+
+
+def _pid_folder(pid: int, width: int) -> str:
+    return f"{'-' if pid < 0 else ''}{abs(pid):0{width}d}"
+
+
+def _file_name(path: str, has_pixels: bool) -> str:
+    name = posixpath.basename(str(path).replace("\\", "/"))
+    if has_pixels:  # in-memory rows are named like "train#00042"
+        return re.sub(r"[^A-Za-z0-9._-]", "_", name) + ".png"
+    return name

@@ -9,14 +9,24 @@ Market-1501, DukeMTMC-reID and CUHK03-NP share this layout::
 The file name gives the identity (pid) and the camera (``([-\\d]+)_c(\\d+)``). Market-1501's
 "junk" images (pid -1) are left out and counted in ``LoadedDataset.skipped["junk"]``; its
 "distractors" (pid 0) are kept in the gallery, as the evaluation protocol expects.
+
+A pruned copy (:func:`plan_market_copy`) has ``bounding_box_train/`` with the kept images; a
+relabelled image gets the corrected id in place of the leading pid token of its name,
+zero-padded like the original (``0005_c1s1_000451_03.jpg`` -> ``0012_c1s1_000451_03.jpg``);
+``query/`` and ``bounding_box_test/`` are linked unchanged.
 """
 from __future__ import annotations
 
 import os
+import posixpath
 import re
+from pathlib import Path
+
+import numpy as np
 
 from reidprune.data.layouts.base import (
-    LoadedDataset, check_choice, compile_name_pattern, dataset_root, list_image_names, parse_id,
+    CopyPlan, CopyRows, LoadedDataset, check_choice, compile_name_pattern, dataset_root, is_image_name,
+    list_image_names, list_subfolders, parse_id, plan_eval_folders,
 )
 from reidprune.data.table import make_table
 from reidprune.errors import ReidPruneError
@@ -24,6 +34,8 @@ from reidprune.errors import ReidPruneError
 MARKET_PATTERN = r"([-\d]+)_c(\d+)"
 MARKET_FOLDERS = (("bounding_box_train", "train"), ("query", "query"), ("bounding_box_test", "gallery"))
 JUNK_PID = -1
+# At most 19 digits: an int64 id (a longer run is no identity, and int() of it is costly).
+_LEADING_ID = re.compile(r"(-?)([0-9]{1,19})(_.*)", re.DOTALL)
 
 
 def load_market(root: str | os.PathLike, *, pattern: str = MARKET_PATTERN,
@@ -79,18 +91,19 @@ def load_split_folders(root: str | os.PathLike, layout: str, folders: tuple[tupl
         raise ReidPruneError(f"{root} has no {train_folder} folder; this layout expects the "
                              f"folders {expected}")
     rows: list[tuple[str, int, int, str]] = []
-    skipped = {"junk": 0, "bad_name": 0}
+    skipped = {"junk": 0, "bad_name": 0, "in_subfolder": 0}
     for folder, split in folders:
         if not (root / folder).is_dir():
             continue
+        skipped["in_subfolder"] += count_images_in_subfolders(root / folder)
         for name in list_image_names(root / folder):
             parsed = parse_name(name, regex)
             if parsed is None:
                 if on_bad_name == "raise":
                     raise ReidPruneError(
                         f"{root / folder / name}: file name does not match the pattern "
-                        f"{pattern!r} (identity then _c and the camera); rename or remove it, "
-                        "or pass on_bad_name='skip'")
+                        f"{pattern!r} (identity then _c and the camera, e.g. 0002_c1s1_000451_03.jpg); "
+                        "rename or remove it")
                 skipped["bad_name"] += 1
                 continue
             pid, camid = parsed
@@ -102,6 +115,15 @@ def load_split_folders(root: str | os.PathLike, layout: str, folders: tuple[tupl
     table = make_table(root, layout, [str(root / rel) for rel, *_ in rows],
                        [r[1] for r in rows], [r[2] for r in rows], [r[3] for r in rows])
     return LoadedDataset(table, {k: v for k, v in skipped.items() if v})
+
+
+def count_images_in_subfolders(folder) -> int:
+    """Images below the sub-folders of ``folder``: this layout reads only the files directly in it."""
+    count = 0
+    for sub in list_subfolders(folder):
+        for _, _, names in os.walk(folder / sub, onerror=lambda err: None):
+            count += sum(is_image_name(name) for name in names)
+    return count
 
 
 def parse_name(name: str, regex: re.Pattern) -> tuple[int, int] | None:
@@ -121,3 +143,58 @@ def parse_name(name: str, regex: re.Pattern) -> tuple[int, int] | None:
     if pid is None or camid is None:
         return None
     return pid, camid
+
+
+def with_leading_id(name: str, new_id: int, where: str) -> str:
+    """``name`` with its leading id token replaced by ``new_id``, zero-padded like the token.
+
+    Parameters
+    ----------
+    name:
+        A file name such as ``0005_c1s1_000451_03.jpg``.
+    new_id:
+        The identity the file must carry.
+    where:
+        The row it comes from, for the message.
+    """
+    match = _LEADING_ID.fullmatch(name)
+    if match is None:
+        raise ReidPruneError(f"{where}: file name {name!r} does not start with an identity "
+                             "number and '_' (like 0005_c1s1_000451_03.jpg), so it cannot carry "
+                             "the corrected identity; use the folders layout")
+    sign, digits, rest = match.groups()
+    if int(sign + digits) == new_id:
+        return name
+    width = len(digits)
+    return f"{'-' if new_id < 0 else ''}{abs(new_id):0{width}d}{rest}"
+
+
+def plan_named_train_copy(plan: CopyPlan, rows: CopyRows, folder: str) -> dict[int, str]:
+    """Plan the kept rows into ``folder``, each name carrying its corrected id.
+
+    Parameters
+    ----------
+    plan, rows:
+        The copy being planned and its training rows.
+    folder:
+        The layout's training folder (``bounding_box_train``, ``image_train``).
+
+    Returns
+    -------
+    dict
+        Row index -> final output path, in row order.
+    """
+    kept = np.flatnonzero(rows.keep).tolist()
+    names = {i: posixpath.basename(rows.rel[i]) for i in kept}
+    new = {i: names[i] if rows.corrected[i] == rows.pid[i]
+           else with_leading_id(names[i], int(rows.corrected[i]), rows.where(i))
+           for i in kept}
+    return plan.claim_training(rows, {i: f"{folder}/{new[i]}" for i in kept},
+                               {i: new[i] != names[i] for i in kept})
+
+
+def plan_market_copy(plan: CopyPlan, rows: CopyRows, root: Path, evaluation=None) -> None:
+    """Plan a Market-1501 copy (see the module docstring and
+    :class:`~reidprune.data.layouts.base.CopyPlan` for the arguments)."""
+    plan_named_train_copy(plan, rows, MARKET_FOLDERS[0][0])
+    plan_eval_folders(plan, root, tuple(folder for folder, split in MARKET_FOLDERS if split != "train"))

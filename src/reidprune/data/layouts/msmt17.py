@@ -10,17 +10,25 @@
 The camera is the third ``_``-separated field of the file name (``0000_000_01_...`` -> 1).
 A path is looked up under the list's image folder first, then relative to ``root`` itself.
 Rows keep the order of the lists (train, val, query, gallery).
+
+A pruned copy (:func:`plan_msmt17_copy`) has the kept images at their original relative path
+(``train/...``), ``list_train.txt`` rewritten with the corrected pids, ``list_query.txt`` and
+``list_gallery.txt`` copied and ``test/`` (or ``mask_test_v2/``) linked unchanged.
 """
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
+import numpy as np
+
 from reidprune.data.layouts.base import (
-    LoadedDataset, dataset_root, inside_root, parse_id, read_lines,
+    CopyPlan, CopyRows, LoadedDataset, dataset_root, inside_root, parse_id, plan_eval_folders,
+    read_lines,
 )
 from reidprune.data.table import make_table
 from reidprune.errors import ReidPruneError
+from reidprune.validation import relative_path
 
 # (list file, split, folder its paths are relative to)
 MSMT17_LISTS = (
@@ -29,6 +37,8 @@ MSMT17_LISTS = (
     ("list_query.txt", "query", "test"),
     ("list_gallery.txt", "gallery", "test"),
 )
+# Evaluation folders: V1 has test/, V2 mask_test_v2/; either one is complete.
+MSMT17_EVAL_FOLDERS = ("test", "mask_test_v2")
 
 
 def load_msmt17(root: str | os.PathLike, *, include_val: bool = False) -> LoadedDataset:
@@ -114,3 +124,35 @@ def parse_list_line(line: str, root: Path, image_folder: str, where: str) -> tup
             return str(candidate), pid, camid
     raise ReidPruneError(f"{where}: image {rel!r} not found under {root / image_folder} or {root}; "
                          "restore the file or remove the line")
+
+
+def plan_msmt17_copy(plan: CopyPlan, rows: CopyRows, root: Path, evaluation=None) -> None:
+    """Plan an MSMT17 copy (see the module docstring and
+    :class:`~reidprune.data.layouts.base.CopyPlan` for the arguments)."""
+    listed = listed_paths(root / "list_train.txt")
+    lines = []
+    for i in np.flatnonzero(rows.keep).tolist():
+        rel = relative_path(rows.rel[i], rows.where(i))
+        parts = rel.split("/")
+        # Keep the list's own convention (paths relative to train/ in MSMT17_V1).
+        drop = next((k for k in range(len(parts)) if "/".join(parts[k:]) in listed),
+                    1 if len(parts) > 1 else 0)
+        final = plan.add(rel, rows.source[i], rows.rel[i], rows.where(i))
+        plan.renamed += final != rel
+        lines.append(f"{'/'.join(final.split('/')[drop:])} {int(rows.corrected[i])}\n")
+    plan.texts["list_train.txt"] = "".join(lines)
+    for name in ("list_query.txt", "list_gallery.txt"):
+        if (root / name).is_file():
+            plan.add(name, root / name, name, str(root), mode="copy")
+            plan.eval_files += 1
+        else:
+            plan.missing_eval.append(name)
+    plan_eval_folders(plan, root, MSMT17_EVAL_FOLDERS, any_one=True)
+
+
+def listed_paths(list_file: Path) -> set[str]:
+    """The paths a list file names (first field of each line); empty when it does not exist."""
+    if not list_file.is_file():
+        return set()
+    with open(list_file, encoding="utf-8", errors="replace") as handle:
+        return {line.split()[0] for line in handle if line.split()}

@@ -1,0 +1,1 @@
+"""Stand-in for FastReID (JDAI-CV/fast-reid): only the dataset registry, ImageDataset and CommDataset."""
