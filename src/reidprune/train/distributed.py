@@ -97,6 +97,24 @@ def wrap_model(model: torch.nn.Module, device: torch.device) -> torch.nn.Module:
     return torch.nn.parallel.DistributedDataParallel(model, device_ids=ids)
 
 
+def average_buffers(model: torch.nn.Module) -> None:
+    """Average floating buffers (BatchNorm running statistics) across ranks; others from rank 0.
+
+    DDP broadcasts rank 0's buffers before each forward, but each rank's last forward leaves
+    its own running statistics behind: averaging them at epoch ends gives every rank (and the
+    checkpoint) one model.
+    """
+    if not active():
+        return
+    world = dist.get_world_size()
+    for buffer in model.buffers():
+        if buffer.is_floating_point():
+            dist.all_reduce(buffer)
+            buffer.div_(world)
+        else:
+            dist.broadcast(buffer, src=0)
+
+
 def any_rank(flag: bool, device: torch.device) -> bool:
     """True on every rank when ``flag`` is True on any rank (a stop request, for one)."""
     if not active():

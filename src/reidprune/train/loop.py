@@ -153,6 +153,7 @@ def fit(model: torch.nn.Module, images, labels: np.ndarray, config: TrainConfig,
         """Merge the ranks' hooks (a no-op in one process), then rank 0 writes the checkpoint."""
         if merger is not None:
             merger.merge()
+        distributed.average_buffers(model)
         if checkpoint is not None and rank == 0:
             save_checkpoint(checkpoint, state.dump(epoch, step, run_key))
         distributed.barrier()  # no rank reads the checkpoint before rank 0 has written it
