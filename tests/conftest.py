@@ -5,16 +5,29 @@
 * ``tiny_world``: the builder of a tiny in-memory world (the one the kill-and-resume job
   trains on), ``tiny_world(num_classes=8, per_class=16, size=(32, 16), seed=0)`` ->
   ``(SampleTable, uint8 images N x 3 x H x W)``.
+
+Commands under test write their image cache to a temporary folder, never the user's.
 """
 from __future__ import annotations
 
 import importlib.util
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
 
 TESTS = Path(__file__).resolve().parent
+_CACHE = tempfile.mkdtemp(prefix="reidprune-test-cache-")
+
+
+def pytest_configure(config):
+    os.environ["REIDPRUNE_CACHE"] = _CACHE  # never the user's ~/.cache/reidprune
+
+
+def pytest_unconfigure(config):
+    shutil.rmtree(_CACHE, ignore_errors=True)
 
 
 def shared_data(name: str) -> Path:

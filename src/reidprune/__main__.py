@@ -1,4 +1,4 @@
-"""``python -m reidprune`` runs the command line."""
+"""``python -m reidprune`` (and ``torchrun -m reidprune``) runs the command line."""
 from reidprune.cli import main
 
 if __name__ == "__main__":

@@ -116,7 +116,9 @@ def training_options(func):
         click.option("--lr", type=FiniteFloatRange(0, min_open=True), default=None, show_default=DEFAULTS["lr"],
                      help="Adam learning rate."),
         click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N."),
-        click.option("--amp/--no-amp", default=False, show_default=True, help="bf16 mixed precision on CUDA."),
+        click.option("--amp/--no-amp", default=True, show_default=True,
+                     help="bf16 autocast and channels-last on CUDA (no effect on the CPU)."),
+        click.option("--compile", "compile_model", is_flag=True, help="torch.compile the model (GPU runs)."),
         click.option("--seed", type=SEED, default=0, show_default=True, help="Random seed."),
         click.option("--layout", default="auto", show_default=True,
                      help="Dataset layout: auto, market1501, duke, cuhk03, msmt17, veri, folders, cifar100, cub."),
@@ -137,7 +139,8 @@ def _train_config(layout: str, opts: dict, scoring: bool):
     base, preset = preset_config(preset, scoring, resolve_device(device).type == "cuda")
     if mode is None:
         mode = "classify" if layout in ("cifar100", "cub200") else base.mode
-    changes = {"mode": mode, "device": device, "amp": opts["amp"], "seed": opts["seed"], "weights": opts["weights"]}
+    changes = {"mode": mode, "device": device, "amp": opts["amp"], "channels_last": opts["amp"],
+               "compile": opts["compile_model"], "seed": opts["seed"], "weights": opts["weights"]}
     if opts["pretrained"] is not None:
         changes["pretrained"] = opts["pretrained"]
     for name in ("backbone", "epochs", "batch_size", "instances", "lr"):
@@ -153,17 +156,23 @@ def _train_config(layout: str, opts: dict, scoring: bool):
 
 
 def _load(table, size, skip_bad: bool, quiet: bool):
-    """A table's training rows and their images decoded at the input size."""
+    """A table's training rows and their images at the input size, memory-mapped from the image
+    cache ($REIDPRUNE_CACHE, decoded on first use; under torchrun rank 0 decodes, the others wait)."""
     import numpy as np
 
-    from reidprune.data.images import load_images
+    from reidprune.data.cache import cached_images, image_rows
+    from reidprune.train import distributed
 
     train = table.split_table("train")
     on_error = "skip" if skip_bad else "raise"
-    images, ok = load_images(train, size=size, on_error=on_error, progress=not quiet)  # warns with the count
+    if not distributed.is_main():
+        distributed.barrier()
+    images, ok = cached_images(train, size=size, on_error=on_error, progress=not quiet)  # warns with the count
+    if distributed.is_main():
+        distributed.barrier()
     if not ok.all():
         keep = np.flatnonzero(ok)
-        train, images = train.select(keep), images[keep]
+        train, images = train.select(keep), image_rows(images, keep)
     return train, images, int((~ok).sum())
 
 
@@ -235,8 +244,10 @@ def _score(data, out, methods, score_epochs, every, models, folds, ma_decay, aum
     from reidprune.data.layouts import load_counted
     from reidprune.pipeline.checks import check_input_size
     from reidprune.pipeline.scoring import METHODS, ScoreOptions, score_dataset
+    from reidprune.train import distributed
     from reidprune.train.config import PRESET_DELTA
 
+    distributed.init_from_env()  # under torchrun: join the other ranks
     table, skipped = load_counted(data, train_opts["layout"])
     config, preset = _train_config(table.layout, train_opts, scoring=True)
     check_input_size(config.backbone, config.height, config.width)
@@ -265,6 +276,8 @@ def _score(data, out, methods, score_epochs, every, models, folds, ma_decay, aum
                         "delta": PRESET_DELTA.get(preset, 0.10),
                         "seconds": time.perf_counter() - began,
                         "skipped_files": {k: v for k, v in skipped.items() if v}})
+    if not distributed.is_main():  # every rank holds the same scores; rank 0 writes them
+        return table, train, images, scores
     scores.save(out / "scores.npz")
     shutil.rmtree(out / "checkpoints", ignore_errors=True)
     _print_costs(scores)

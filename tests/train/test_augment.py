@@ -46,6 +46,27 @@ def test_erasing_fills_a_box_with_the_mean_colour():
     assert 0 < erased.sum() < 32 * 16
 
 
+def test_pad_crop_matches_a_per_image_crop_of_the_padded_image():
+    from torchvision.transforms.v2 import functional as TF
+
+    from reidprune.train.augment import _pad_crop
+
+    x = torch.randint(0, 255, (3, 3, 6, 4), dtype=torch.uint8)
+    offsets = torch.tensor([[0, 0], [2, 1], [4, 4]])
+    padded = TF.pad(x, [2] * 4, fill=0)
+    expected = torch.stack([TF.crop(padded[i], int(t), int(l), 6, 4) for i, (t, l) in enumerate(offsets)])
+    assert torch.equal(_pad_crop(x, offsets, 2), expected)
+
+
+def test_erasing_boxes_fit_and_mask_only_chosen_images():
+    from reidprune.train.augment import _box_mask, _erase_boxes
+
+    boxes = _erase_boxes(64, 32, 16, AugmentConfig(), step_generator(0, 1, 0))
+    top, left, eh, ew = boxes.T
+    assert ((eh > 0) & (eh < 32) & (ew > 0) & (ew < 16)).all()
+    assert ((top + eh <= 32) & (left + ew <= 16)).all()
+    mask = _box_mask(torch.tensor([[1, 2, 3, 4], [0, 0, 5, 5]]), torch.tensor([True, False]), 8, 8)
+    assert mask[0].sum() == 12 and mask[0, 0, 1:4, 2:6].all() and not mask[1].any()
 def test_step_generator_takes_the_largest_seed():
     from reidprune.train.augment import step_generator
 

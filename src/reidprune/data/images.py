@@ -21,6 +21,7 @@ from reidprune.progress import progress as progress_bar
 from reidprune.validation import check_int
 
 DEFAULT_MAX_WORKERS = 8
+DECODE_CHUNK = 4096
 
 
 def decode_image(path: str | os.PathLike) -> np.ndarray:
@@ -118,12 +119,28 @@ def load_images(table: SampleTable, size: tuple[int, int], on_error: str = "rais
         Boolean array, False for rows that could not be read.
     """
     height, width = check_size(size)
+    out = np.zeros((len(table), 3, height, width), dtype=np.uint8)
+    ok = decode_into(out, table, on_error=on_error, workers=workers, progress=progress)
+    return torch.from_numpy(out), ok
+
+
+def decode_into(out: np.ndarray, table: SampleTable, on_error: str = "raise", workers: int | None = None,
+                progress: bool = True) -> np.ndarray:
+    """Decode every row of ``table`` into ``out`` (N x 3 x H x W uint8, e.g. a memory map).
+
+    Rows are resized to ``out``'s H x W; threads each write only their own row, so a
+    memory-mapped ``out`` never needs to fit in RAM. ``on_error`` and ``workers`` are as in
+    :func:`load_images`. Returns ``ok``, False for the rows that could not be read (left as
+    they were in ``out``; :func:`load_images` passes zeros).
+    """
     if on_error not in ("raise", "skip"):
         raise ReidPruneError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
+    if out.dtype != np.uint8 or out.ndim != 4 or out.shape[:2] != (len(table), 3):
+        raise ReidPruneError(f"out must be a {len(table)} x 3 x H x W uint8 array, got {out.dtype} {out.shape}")
+    height, width = out.shape[2:]
     workers = check_workers(workers)
     if table.pixels is not None:
         check_pixels(table)
-    out = np.zeros((len(table), 3, height, width), dtype=np.uint8)
     ok = np.ones(len(table), dtype=np.bool_)
 
     def load_row(index: int) -> str | None:
@@ -141,20 +158,22 @@ def load_images(table: SampleTable, size: tuple[int, int], on_error: str = "rais
     pool = ThreadPoolExecutor(max_workers=workers)
     try:
         with progress_bar(desc="decoding images", total=len(table), unit="img", enabled=progress) as bar:
-            for index, error in enumerate(pool.map(load_row, range(len(table)))):
-                bar.update(1)
-                if error is None:
-                    continue
-                if on_error == "raise":
-                    raise ReidPruneError(error)
-                ok[index] = False
-                errors.append(error)
+            for begin in range(0, len(table), DECODE_CHUNK):  # bounded number of pending futures
+                rows = range(begin, min(begin + DECODE_CHUNK, len(table)))
+                for index, error in zip(rows, pool.map(load_row, rows)):
+                    bar.update(1)
+                    if error is None:
+                        continue
+                    if on_error == "raise":
+                        raise ReidPruneError(error)
+                    ok[index] = False
+                    errors.append(error)
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
     if errors:
         warnings.warn(f"skipped {len(errors)} of {len(table)} unreadable image(s) (left as zeros, "
-                      f"ok=False); first: {errors[0]}", SkippedFilesWarning, stacklevel=2)
-    return torch.from_numpy(out), ok
+                      f"ok=False); first: {errors[0]}", SkippedFilesWarning, stacklevel=3)
+    return ok
 
 
 def row_image(table: SampleTable, index: int) -> Image.Image:

@@ -34,6 +34,9 @@ class LogitRecorder:
         stop=T`` records only the last of T epochs (the paper's ablation, Fig. 10/11).
     """
 
+    # how several training processes combine their states (reidprune.train.distributed)
+    merge_rules = {"sums": "sum", "counts": "sum"}
+
     def __init__(self, num_samples: int, num_classes: int, device: str | torch.device = "cpu",
                  every: int = 1, start: int = 1, stop: int | None = None):
         if num_samples < 1 or num_classes < 2:

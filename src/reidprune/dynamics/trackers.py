@@ -118,6 +118,9 @@ class ForgettingTracker:
         int64 (N,): number of presentations.
     """
 
+    # how several training processes combine their states (reidprune.train.distributed)
+    merge_rules = {"forgets": "sum", "num_correct": "sum", "counts": "sum", "last_correct": "latest"}
+
     def __init__(self, num_samples: int, device: str | torch.device = "cpu",
                  every: int = 1, start: int = 1, stop: int | None = None):
         _check_num_samples(num_samples)
@@ -195,6 +198,9 @@ class AUMTracker:
     counts:
         int64 (N,): number of presentations.
     """
+
+    # how several training processes combine their states (reidprune.train.distributed)
+    merge_rules = {"margin_sums": "sum", "counts": "sum"}
 
     def __init__(self, num_samples: int, device: str | torch.device = "cpu",
                  every: int = 1, start: int = 1, stop: int | None = None):
@@ -277,6 +283,9 @@ class LossEMATracker:
     counts:
         int64 (N,): number of presentations.
     """
+
+    # how several training processes combine their states (reidprune.train.distributed)
+    merge_rules = {"ema": "latest", "counts": "sum"}
 
     def __init__(self, num_samples: int, decay: float = 0.9, device: str | torch.device = "cpu",
                  every: int = 1, start: int = 1, stop: int | None = None):

@@ -72,11 +72,14 @@ def output_lock(out: str | os.PathLike) -> Iterator[Path]:
     A second reidprune command given the same folder fails at once instead of interleaving
     its files with the first one's. The lock is released when the process ends, even on
     SIGKILL (an OS file lock, via the ``filelock`` library); the small ``.reidprune.lock`` file
-    stays behind and is harmless.
+    stays behind and is harmless. Under ``torchrun`` only rank 0 (which writes) takes it.
     """
     from filelock import FileLock, Timeout
 
     out = prepare_output_folder(out)
+    if os.environ.get("RANK", "0") != "0":
+        yield out
+        return
     lock = FileLock(str(out / LOCK_NAME), timeout=0)
     try:
         lock.acquire()

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from reidprune.data.cache import image_rows
 from reidprune.data.images import load_images
 from reidprune.data.table import SampleTable
 from reidprune.errors import ReidPruneError
@@ -80,7 +81,7 @@ def retrain_and_evaluate(train_images: torch.Tensor, labels: np.ndarray, keep: n
     index = np.arange(len(labels)) if keep is None else np.flatnonzero(keep)
     if len(index) == 0:
         raise ReidPruneError("nothing left to train on: the selection removed every sample")
-    model, result = train_model(train_images[index], labels[index], table.num_classes, config,
+    model, result = train_model(image_rows(train_images, index), labels[index], table.num_classes, config,
                                 checkpoint=checkpoint, run_key=run_key, progress=progress)
     metrics = evaluate_model(model, table, eval_images, config)
     metrics.update({"train_images": int(len(index)), "seconds": round(result.seconds, 2),

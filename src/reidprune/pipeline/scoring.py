@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from reidprune import __version__
+from reidprune.data.cache import image_rows
 from reidprune.data.table import SampleTable
 from reidprune.dynamics.recorder import LogitRecorder
 from reidprune.dynamics.topk import TopKLogitRecorder
@@ -182,7 +183,7 @@ class _Context:
         torch.manual_seed(config.seed)  # model initialisation depends only on the run's seed
         model = build_model(config.backbone, num_classes, weights=config.weights, pretrained=config.pretrained)
         self.weights = model.weights_info.as_dict()
-        images = self.images if index is None else self.images[index]
+        images = self.images if index is None else image_rows(self.images, index)
         result = fit(model, images, labels, config, hooks=hooks, callbacks=callbacks,
                      checkpoint=self.checkpoint(run), run_key=self.options.key(self.fingerprint, run),
                      progress=self.progress,
@@ -344,7 +345,7 @@ class _CESnapshot:
         logits, _ = predict(model, ctx.images, ctx.options.train.eval_batch_size, ctx.device)
         self.el2n = el2n_scores(logits, ctx.labels)
         if self.want_grand:
-            self.grand = grand_scores(model, normalize(ctx.images), ctx.labels, device=ctx.device)
+            self.grand = grand_scores(model, normalize(ctx.images[:]), ctx.labels, device=ctx.device)
 
     def state_dict(self) -> dict:
         return {"el2n": torch.as_tensor(self.el2n) if self.el2n is not None else torch.empty(0),
@@ -427,7 +428,7 @@ def _confident(ctx: _Context) -> MethodScores:
     for k, (train_idx, hold_idx) in enumerate(kfold_indices(ctx.labels, opts.folds, opts.seed)):
         model, result = ctx.fit(f"fold{k}", config, ctx.labels[train_idx], ctx.C, index=train_idx)
         seconds += result.seconds
-        logits, _ = predict(model, ctx.images[hold_idx], config.eval_batch_size, ctx.device)
+        logits, _ = predict(model, image_rows(ctx.images, hold_idx), config.eval_batch_size, ctx.device)
         probs[hold_idx] = torch.softmax(torch.as_tensor(logits, dtype=torch.float64), 1).numpy()
     issues, suggested = confident_learning_issues(ctx.labels, probs)
     importance = 1.0 - probs[np.arange(n), ctx.labels]  # low self-confidence = hard = kept

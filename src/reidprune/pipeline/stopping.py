@@ -54,12 +54,18 @@ class StopRule:
 class EpochAccuracy:
     """A training hook: per-epoch accuracy of the training logits against the labels trained on.
 
-    Two device scalars per epoch; nothing is copied to the host during the epoch.
+    Two cumulative device scalars (nothing is copied to the host during the epoch); an
+    epoch's accuracy is the difference since the previous epoch's end, so the counts only
+    ever grow and several training processes can sum them (``merge_rules``).
     """
+
+    # how several training processes combine their states (reidprune.train.distributed)
+    merge_rules = {"correct": "sum", "seen": "sum"}
 
     def __init__(self, device: str | torch.device = "cpu"):
         self.correct = torch.zeros((), dtype=torch.float64, device=device)
         self.seen = torch.zeros((), dtype=torch.float64, device=device)
+        self._at_epoch_start = (0.0, 0.0)
         self.history: list[float] = []
 
     def update(self, ids: torch.Tensor, logits: torch.Tensor, labels: torch.Tensor | None = None) -> None:
@@ -69,18 +75,20 @@ class EpochAccuracy:
         self.seen += labels.numel()
 
     def end_epoch(self) -> None:
-        self.history.append(float(self.correct / self.seen.clamp(min=1)))
-        self.correct.zero_()
-        self.seen.zero_()
+        correct, seen = float(self.correct), float(self.seen)
+        self.history.append((correct - self._at_epoch_start[0]) / max(1.0, seen - self._at_epoch_start[1]))
+        self._at_epoch_start = (correct, seen)
 
     def state_dict(self) -> dict:
         return {"history": torch.tensor(self.history, dtype=torch.float64),
-                "correct": self.correct.cpu(), "seen": self.seen.cpu()}
+                "correct": self.correct.cpu(), "seen": self.seen.cpu(),
+                "at_epoch_start": torch.tensor(self._at_epoch_start, dtype=torch.float64)}
 
     def load_state_dict(self, state: dict) -> None:
         self.history = state["history"].tolist()
         self.correct.copy_(state["correct"])
         self.seen.copy_(state["seen"])
+        self._at_epoch_start = tuple(state["at_epoch_start"].tolist()) if "at_epoch_start" in state else (0.0, 0.0)
 
 
 def spearman(a: np.ndarray, b: np.ndarray) -> float:

@@ -40,7 +40,9 @@ class TrainConfig:
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     seed: int = 0
     device: str = "auto"  # "auto" = cuda if available, else cpu
-    amp: bool = False  # mixed precision on CUDA (logits are recorded in fp32 regardless)
+    amp: bool = True  # bf16 autocast on CUDA (ignored on the CPU; logits are recorded in fp32 regardless)
+    channels_last: bool = True  # NHWC memory format on CUDA (ignored on the CPU)
+    compile: bool = False  # torch.compile the model (first steps are slow while it compiles)
     weights: str | None = None  # local backbone weight file (wins over ``pretrained``)
     pretrained: bool = False  # start from ImageNet weights (see reidprune.models.weights)
     eval_batch_size: int = 256

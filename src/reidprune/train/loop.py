@@ -4,6 +4,11 @@ Per step: augment -> forward -> loss -> backward -> step -> ``hook.update(ids, l
 Per epoch: ``hook.end_epoch()``, then ``callback.on_epoch_end(epoch, model)`` (for scores that
 need the model itself, e.g. EL2N's evaluation pass), then a checkpoint. A callback whose
 ``should_stop`` attribute becomes true ends training after that epoch (an adaptive stop).
+
+Batches come from :class:`~reidprune.train.batches.BatchSource` (RAM, the memory-mapped image
+cache, or the GPU) and are augmented on the training device. Under ``torchrun`` each rank takes
+its share of the batches and the hooks are merged at epoch ends
+(:mod:`reidprune.train.distributed`); a single process does neither.
 """
 from __future__ import annotations
 
@@ -21,8 +26,10 @@ import torch
 from reidprune.dynamics.base import TrainingHook
 from reidprune.errors import ReidPruneError, TrainingInterrupted  # noqa: F401 - re-exported
 from reidprune.models.losses import batch_hard_triplet, cross_entropy
+from reidprune.train import distributed
 from reidprune.progress import progress as progress_bar
 from reidprune.train.augment import augment, normalize, step_generator
+from reidprune.train.batches import BatchSource
 from reidprune.train.checkpoint import load_checkpoint, save_checkpoint
 from reidprune.train.config import TrainConfig
 from reidprune.train.sampler import IdentitySampler, ShuffleSampler
@@ -81,7 +88,7 @@ def make_optimizer(model: torch.nn.Module, config: TrainConfig, iters_per_epoch:
     return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
-def fit(model: torch.nn.Module, images: torch.Tensor, labels: np.ndarray, config: TrainConfig,
+def fit(model: torch.nn.Module, images, labels: np.ndarray, config: TrainConfig,
         hooks: Sequence[TrainingHook] = (), callbacks: Sequence[EpochCallback] = (),
         checkpoint: str | Path | None = None, run_key: str = "", progress: bool = True,
         checkpoint_every: int = 0, settings: dict | None = None) -> FitResult:
@@ -89,6 +96,9 @@ def fit(model: torch.nn.Module, images: torch.Tensor, labels: np.ndarray, config
 
     Parameters
     ----------
+    images:
+        A uint8 tensor (in RAM, memory-mapped from the image cache, or already on the
+        device) or an :class:`~reidprune.data.cache.ImageRows`; only each step's rows are read.
     hooks:
         Training-dynamics trackers, called every step with the batch's dataset indices.
     callbacks:
@@ -96,7 +106,8 @@ def fit(model: torch.nn.Module, images: torch.Tensor, labels: np.ndarray, config
     checkpoint:
         File for an atomic checkpoint after every epoch, every ``checkpoint_every`` steps (0 =
         only at epoch ends) and on SIGTERM / Ctrl-C. If it exists, training resumes from it,
-        provided it was written by a run with the same ``run_key``.
+        provided it was written by a run with the same ``run_key`` (and as many ranks).
+        Under ``torchrun`` rank 0 writes it and every rank resumes from it.
     settings:
         What ``run_key`` was made from (default: ``config`` as a dict), stored in the checkpoint
         so a refused checkpoint can name the setting that differs.
@@ -106,15 +117,20 @@ def fit(model: torch.nn.Module, images: torch.Tensor, labels: np.ndarray, config
         raise ReidPruneError(f"{len(images)} images but {len(labels)} labels")
     _check_labels(model, labels)
     device = resolve_device(config.device)
+    rank, world = distributed.rank_and_world()
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True  # fixed input size: let cuDNN pick the fastest kernels
     torch.manual_seed(config.seed)
     model.to(device)
+    channels_last = config.channels_last and device.type == "cuda"
+    if channels_last:
+        model.to(memory_format=torch.channels_last)
     sampler = make_sampler(labels, config)
-    optimizer, scheduler = make_optimizer(model, config, len(sampler))
-    label_t = torch.as_tensor(labels, device=device)
+    steps_per_epoch = len(distributed.shard_batches(range(len(sampler)), rank, world))
+    optimizer, scheduler = make_optimizer(model, config, steps_per_epoch)
+    label_t = torch.as_tensor(labels).to(device)
     settings = _plain_settings(config.as_dict() if settings is None else settings)
-    state = _TrainState(model, optimizer, scheduler, hooks, callbacks, settings)
+    state = _TrainState(model, optimizer, scheduler, hooks, callbacks, settings, world)
     result = FitResult(config.epochs, 0, 0.0)
     start_epoch, start_step = 1, 0
     if checkpoint is not None and (saved := load_checkpoint(checkpoint)) is not None:
@@ -127,23 +143,39 @@ def fit(model: torch.nn.Module, images: torch.Tensor, labels: np.ndarray, config
         result.resumed_from = (start_epoch, start_step)
         log.info("resuming from epoch %d, step %d (checkpoint %s)", start_epoch, start_step, checkpoint)
     result.epochs = start_epoch - 1
+    merger = distributed.HookMerger(hooks, len(labels), device) if distributed.active() else None
+    net = distributed.wrap_model(model, device)
+    if config.compile:
+        net = torch.compile(net)
+    source = BatchSource(images, device)
+
+    def save(epoch: int, step: int) -> None:
+        """Merge the ranks' hooks (a no-op in one process), then rank 0 writes the checkpoint."""
+        if merger is not None:
+            merger.merge()
+        distributed.average_buffers(model)
+        if checkpoint is not None and rank == 0:
+            save_checkpoint(checkpoint, state.dump(epoch, step, run_key))
+        distributed.barrier()  # no rank reads the checkpoint before rank 0 has written it
+
     began = time.perf_counter()
     with _catch_signals() as stop:
         for epoch in range(start_epoch, config.epochs + 1):
             if _stop_requested(callbacks):  # resumed after an adaptive stop
                 break
-            batches = sampler.batches(epoch)
+            batches = distributed.shard_batches(sampler.batches(epoch), rank, world)
             first = start_step if epoch == start_epoch else 0
             model.train()
             loss_sum = torch.zeros((), device=device)
             bar = progress_bar(desc=f"epoch {epoch}/{config.epochs}", total=len(batches) - first,
-                               enabled=progress)
-            for step in range(first, len(batches)):
-                idx = torch.as_tensor(batches[step], device=device)
-                gen = step_generator(config.seed, epoch, step)
-                x = augment(images[batches[step]], config.augment, gen).to(device, non_blocking=True)
+                               enabled=progress and rank == 0)
+            for step, (idx, pixels) in enumerate(source.iterate(batches[first:]), start=first):
+                global_step = step * world + rank  # the batch's position in the sampler's order
+                x = augment(pixels, config.augment, step_generator(config.seed, epoch, global_step))
+                if channels_last:
+                    x = x.contiguous(memory_format=torch.channels_last)
                 y = label_t[idx]
-                out = _forward(model, x, config, device)
+                out = _forward(net, x, config, device)
                 loss = _loss(out, y, config)
                 _check_finite(out[0], loss, epoch, step, device)
                 optimizer.zero_grad(set_to_none=True)
@@ -152,33 +184,44 @@ def fit(model: torch.nn.Module, images: torch.Tensor, labels: np.ndarray, config
                 scheduler.step()
                 for hook in hooks:
                     hook.update(idx, out[0].detach(), y)
+                if merger is not None:
+                    merger.note(idx, global_step)
                 loss_sum += loss.detach()
                 result.iterations += 1
                 bar.update(1)
-                if stop.requested or (checkpoint_every and (step + 1) % checkpoint_every == 0):
-                    if checkpoint is not None:
-                        save_checkpoint(checkpoint, state.dump(epoch, step + 1, run_key))
-                    if stop.requested:
-                        raise TrainingInterrupted(
-                            f"interrupted at epoch {epoch}, step {step + 1}"
-                            + (f"; checkpoint saved to {checkpoint}, run the same command to resume"
-                               if checkpoint is not None else ""))
+                if _stop_now(stop, step, device):
+                    save(epoch, step + 1)
+                    raise TrainingInterrupted(
+                        f"interrupted at epoch {epoch}, step {step + 1}"
+                        + (f"; checkpoint saved to {checkpoint}, run the same command to resume"
+                           if checkpoint is not None else ""))
+                if checkpoint_every and (step + 1) % checkpoint_every == 0:
+                    save(epoch, step + 1)
             result.losses.append(float(loss_sum) / max(1, len(batches) - first))
             bar.set_postfix(loss=result.losses[-1])
             bar.close()
+            if merger is not None:
+                merger.merge()  # every rank's hooks hold the whole epoch before it ends
             for hook in hooks:
                 hook.end_epoch()
             for callback in callbacks:
                 callback.on_epoch_end(epoch, model)
             result.epochs = epoch
-            if checkpoint is not None:
-                save_checkpoint(checkpoint, state.dump(epoch + 1, 0, run_key))
+            save(epoch + 1, 0)  # its merge finds nothing new
             if _stop_requested(callbacks):
                 break
     result.seconds = time.perf_counter() - began
     return result
 
 
+def _stop_now(stop, step: int, device: torch.device) -> bool:
+    """Whether a SIGTERM / Ctrl-C asks to stop; with several ranks, all stop at the same step."""
+    if not distributed.active():
+        return stop.requested
+    # Agreeing costs a collective and a host sync: on CUDA ask every 50 steps only.
+    if device.type == "cuda" and step % 50:
+        return False
+    return distributed.any_rank(stop.requested, device)
 def _plain_settings(settings: dict) -> dict:
     """Settings flattened to ``{"a.b": str}``: what ``torch.load(weights_only=True)`` reads back."""
     flat: dict[str, str] = {}
@@ -250,14 +293,15 @@ def _check_finite(logits, loss, epoch: int, step: int, device: torch.device) -> 
 class _TrainState:
     """Everything a checkpoint must hold to resume exactly."""
 
-    def __init__(self, model, optimizer, scheduler, hooks, callbacks, settings: dict | None = None):
-        self.model, self.optimizer, self.scheduler = model, optimizer, scheduler
+    def __init__(self, model, optimizer, scheduler, hooks, callbacks, settings: dict | None = None,
+                 world: int = 1):
+        self.model, self.optimizer, self.scheduler, self.world = model, optimizer, scheduler, world
         self.settings = settings or {}
         self.stateful = [h for h in list(hooks) + list(callbacks) if hasattr(h, "state_dict")]
 
     def dump(self, epoch: int, step: int, run_key: str) -> dict:
         state = {
-            "run_key": run_key, "settings": self.settings, "epoch": epoch, "step": step,
+            "run_key": run_key, "settings": self.settings, "epoch": epoch, "step": step, "world": self.world,
             "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(),
             "trackers": [s.state_dict() for s in self.stateful],
@@ -268,6 +312,10 @@ class _TrainState:
         return state
 
     def load(self, state: dict) -> tuple[int, int]:
+        if int(state.get("world", 1)) != self.world and int(state["step"]) != 0:
+            raise ReidPruneError(
+                f"checkpoint was written mid-epoch by {state.get('world', 1)} process(es), this run has "
+                f"{self.world}; resume with the same number of processes or delete it")
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
@@ -315,7 +363,7 @@ def predict(model: torch.nn.Module, images: torch.Tensor, batch_size: int = 256,
     model.eval().to(device)
     logits, embeds = [], []
     for start in progress_bar(range(0, len(images), batch_size), desc="predict", enabled=progress, unit="batch"):
-        x = normalize(images[start:start + batch_size]).to(device, non_blocking=True)
+        x = normalize(images[start:start + batch_size].to(device, non_blocking=True))
         out = model(x)
         if isinstance(out, torch.Tensor):  # a plain classifier
             out = (out, out, out)
