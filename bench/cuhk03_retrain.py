@@ -101,9 +101,9 @@ def main(argv=None) -> None:
         key = f"{noise:.2f}"
         noisy_labels, _ = inject_symmetric_noise(train.label, noise, train.num_classes, args.seed)
         runs = report["runs"].setdefault(key, {})
-        for condition in args.conditions:
-            labels, keep = training_set(condition, args, train, noisy_labels, args.work / key, scoring_images)
-            for seed in args.seeds:
+        sets = {c: training_set(c, args, train, noisy_labels, args.work / key, scoring_images) for c in args.conditions}
+        for seed in args.seeds:  # seed-major: a stopped run leaves every condition with as many seeds
+            for condition, (labels, keep) in sets.items():
                 if str(seed) in runs.get(condition, {}):
                     continue
                 print(f"noise {key}: {condition}, seed {seed}", file=sys.stderr, flush=True)
