@@ -74,18 +74,20 @@ def make_sampler(labels: np.ndarray, config: TrainConfig):
 
 
 def make_optimizer(model: torch.nn.Module, config: TrainConfig, iters_per_epoch: int):
+    """Adam and its per-iteration schedule: linear warm-up times steps of ``gamma`` at the milestones.
+
+    The learning rate at iteration ``it`` is ``lr * warm(it) * gamma ** (milestones passed)``,
+    with ``warm`` rising linearly from ``warmup_factor`` to 1 over ``warmup_iters`` (FastReID's
+    schedule). Both factors apply at once (a milestone inside the warm-up scales it too), so
+    torch's ``LinearLR`` and ``MultiStepLR`` are chained (multiplied), not run one after the other.
+    """
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
-    milestones = [m * iters_per_epoch for m in config.milestones]
-
-    def factor(it: int) -> float:
-        warm = 1.0
-        if config.warmup_iters and it < config.warmup_iters:
-            alpha = it / config.warmup_iters
-            warm = config.warmup_factor * (1 - alpha) + alpha
-        return warm * config.gamma ** sum(it >= m for m in milestones)
-
-    return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+    schedule = torch.optim.lr_scheduler
+    steps = [schedule.LinearLR(optimizer, config.warmup_factor, 1.0, config.warmup_iters)] \
+        if config.warmup_iters else []
+    steps.append(schedule.MultiStepLR(optimizer, [m * iters_per_epoch for m in config.milestones], config.gamma))
+    return optimizer, schedule.ChainedScheduler(steps, optimizer)
 
 
 def fit(model: torch.nn.Module, images, labels: np.ndarray, config: TrainConfig,
