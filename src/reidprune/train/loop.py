@@ -141,7 +141,7 @@ def fit(model: torch.nn.Module, images, labels: np.ndarray, config: TrainConfig,
                 f"checkpoint {checkpoint} belongs to a different run: "
                 f"{describe_difference(saved.get('settings'), settings)}; run the same command as before to "
                 "resume it, or delete it (or choose another output folder) to start over")
-        start_epoch, start_step = state.load(saved)
+        start_epoch, start_step = state.load(saved, checkpoint)
         result.resumed_from = (start_epoch, start_step)
         log.info("resuming from epoch %d, step %d (checkpoint %s)", start_epoch, start_step, checkpoint)
     result.epochs = start_epoch - 1
@@ -292,6 +292,11 @@ def _check_finite(logits, loss, epoch: int, step: int, device: torch.device) -> 
             "(--lr) or disable mixed precision (--no-amp)")
 
 
+# What a checkpoint's layout is; 2: ResNet trunks under torchvision's module names, torch's chained lr
+# schedulers, hook states by name. An older checkpoint is refused with a clear message.
+CHECKPOINT_FORMAT = 2
+
+
 class _TrainState:
     """Everything a checkpoint must hold to resume exactly."""
 
@@ -303,7 +308,7 @@ class _TrainState:
 
     def dump(self, epoch: int, step: int, run_key: str) -> dict:
         state = {
-            "run_key": run_key, "settings": self.settings, "epoch": epoch, "step": step, "world": self.world,
+            "format": CHECKPOINT_FORMAT, "run_key": run_key, "settings": self.settings, "epoch": epoch, "step": step, "world": self.world,
             "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(),
             "trackers": [s.state_dict() for s in self.stateful],
@@ -313,7 +318,11 @@ class _TrainState:
             state["cuda_rng"] = torch.cuda.get_rng_state_all()
         return state
 
-    def load(self, state: dict) -> tuple[int, int]:
+    def load(self, state: dict, where: str | Path = "the checkpoint") -> tuple[int, int]:
+        if int(state.get("format", 1)) != CHECKPOINT_FORMAT:
+            raise ReidPruneError(
+                f"{where} was written by another reidprune version (checkpoint format {state.get('format', 1)}, "
+                f"this one reads format {CHECKPOINT_FORMAT}); delete it to start over")
         if int(state.get("world", 1)) != self.world and int(state["step"]) != 0:
             raise ReidPruneError(
                 f"checkpoint was written mid-epoch by {state.get('world', 1)} process(es), this run has "
