@@ -18,7 +18,8 @@
    finished and the model itself (not its DDP / compiled wrapper; restore its train/eval mode
    if you change it). A callback whose ``should_stop`` attribute is true ends training after
    this epoch (an adaptive stop);
-4. a checkpoint (when ``fit`` has a checkpoint file).
+4. a checkpoint (when ``fit`` has a checkpoint file; also every ``checkpoint_every`` steps and
+   on SIGTERM / Ctrl-C, mid-epoch).
 
 A hook never sees the model, the optimiser or the data loader, so any PyTorch loop (or the
 Lightning callback of :mod:`reidprune.dynamics.lightning`) can drive it; ``update`` should not
