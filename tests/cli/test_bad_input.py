@@ -289,7 +289,7 @@ def test_weights_that_are_not_a_state_dict(tmp_path):
 
 def test_weights_of_another_architecture_name_it(tmp_path):
     path = tmp_path / "r18.pt"
-    torch.save(build_model("resnet18", 4).backbone.body.state_dict(), path)
+    torch.save(build_model("resnet18", 4).backbone.state_dict(), path)
     with pytest.raises(ReidPruneError) as err:
         build_model("small", 4, weights=path)
     message = str(err.value)

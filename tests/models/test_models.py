@@ -33,8 +33,32 @@ def test_torchvision_state_dict_loads_through_weights_option(tmp_path):
     path = tmp_path / "r18.pth"
     torch.save(reference.state_dict(), path)
     model = build_model("resnet18", 5, weights=path)
-    assert torch.equal(model.backbone.body[0].weight, reference.conv1.weight)
-    assert torch.equal(model.backbone.body[7][1].conv2.weight, reference.layer4[1].conv2.weight)
+    assert torch.equal(model.backbone.conv1.weight, reference.conv1.weight)
+    assert torch.equal(model.backbone.layer4[1].conv2.weight, reference.layer4[1].conv2.weight)
+
+
+@pytest.mark.parametrize("name, factory", [("resnet18", "resnet18"), ("resnet50", "resnet50")])
+def test_resnet_trunk_keeps_torchvision_names(name, factory):
+    import torchvision.models as tvm
+
+    reference = getattr(tvm, factory)(weights=None)
+    expected = {k for k in reference.state_dict() if not k.startswith("fc.")}
+    trunk = build_model(name, 3).backbone
+    assert set(trunk.state_dict()) == expected
+    trunk.load_state_dict({k: v for k, v in reference.state_dict().items() if k in expected})  # strict
+    assert torch.equal(trunk.layer3[0].conv1.weight, reference.layer3[0].conv1.weight)
+
+
+def test_weights_saved_from_the_older_sequential_trunk_still_load(tmp_path):
+    reference = resnet18(weights=None)
+    torch.nn.init.constant_(reference.layer2[0].conv1.weight, 0.75)
+    stages = ["conv1", "bn1", "relu", "maxpool", "layer1", "layer2", "layer3", "layer4"]
+    older = {f"backbone.body.{stages.index(k.split('.')[0])}.{k.split('.', 1)[1]}": v
+             for k, v in reference.state_dict().items() if not k.startswith("fc.")}
+    path = tmp_path / "older.pth"
+    torch.save(older, path)
+    model = build_model("resnet18", 5, weights=path)
+    assert torch.equal(model.backbone.layer2[0].conv1.weight, reference.layer2[0].conv1.weight)
 
 
 def test_weight_file_errors(tmp_path):

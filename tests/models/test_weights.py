@@ -32,8 +32,8 @@ def test_hub_cache_hit_is_used_and_recorded(torch_home):
     state = _marked_resnet18()
     torch.save(state, torch_home / "resnet18-f37072fd.pth")  # torchvision's file name for resnet18
     model = build_model("resnet18", 5, pretrained=True)
-    assert torch.equal(model.backbone.body[0].weight, state["conv1.weight"])
-    assert torch.equal(model.backbone.body[7][1].conv2.weight, state["layer4.1.conv2.weight"])
+    assert torch.equal(model.backbone.conv1.weight, state["conv1.weight"])
+    assert torch.equal(model.backbone.layer4[1].conv2.weight, state["layer4.1.conv2.weight"])
     info = model.weights_info
     assert info.source == "torch-hub-cache" and info.name == "resnet18-f37072fd.pth"
     assert info.sha256 == W.file_sha256(torch_home / "resnet18-f37072fd.pth") and len(info.sha256) == 64
@@ -45,7 +45,7 @@ def test_a_named_file_wins_over_the_cache(torch_home, tmp_path):
     path = tmp_path / "mine.pth"
     torch.save({"state_dict": {f"module.{k}": v for k, v in state.items()}}, path)  # wrapped, DataParallel keys
     model = build_model("resnet18", 5, weights=path, pretrained=False)
-    assert torch.equal(model.backbone.body[0].weight, state["conv1.weight"])
+    assert torch.equal(model.backbone.conv1.weight, state["conv1.weight"])
     assert model.weights_info.source == "file" and model.weights_info.name == "mine.pth"
 
 

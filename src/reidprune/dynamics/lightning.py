@@ -9,7 +9,8 @@ in reidprune imports it. Your ``LightningModule`` does two things:
 
 Every hook (``LogitRecorder``, ``ForgettingTracker``, ``AUMTracker``, ``LossEMATracker``) then gets
 ``update(index, logits, labels)`` after every step and ``end_epoch()`` after every training epoch,
-and their state is saved in (and restored from) Lightning checkpoints.
+and their state is saved in (and restored from) Lightning checkpoints, each under its name
+(:func:`reidprune.dynamics.hooks.state_names`).
 """
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ try:  # the unified package first, then the standalone one (both ship the same c
 except ImportError:  # pragma: no cover - depends on what is installed
     from pytorch_lightning import Callback
 
-from reidprune.dynamics.base import TrainingHook
+from reidprune.dynamics.hooks import TrainingHook, hook_states, load_hook_states
 from reidprune.errors import ReidPruneError
 
 
@@ -72,12 +73,7 @@ class RecorderCallback(Callback):
             hook.end_epoch()
 
     def state_dict(self) -> dict:
-        return {"hooks": [hook.state_dict() for hook in self.hooks]}
+        return {"hooks": hook_states(self.hooks)}
 
     def load_state_dict(self, state_dict: dict) -> None:
-        saved = state_dict["hooks"]
-        if len(saved) != len(self.hooks):
-            raise ReidPruneError(f"the checkpoint holds {len(saved)} recorder/tracker states, this callback has "
-                                 f"{len(self.hooks)}; give the same hooks as the run that wrote it")
-        for hook, state in zip(self.hooks, saved):
-            hook.load_state_dict(state)
+        load_hook_states(self.hooks, state_dict["hooks"], "the Lightning checkpoint")

@@ -1,6 +1,7 @@
 """Backbones built from a name: torchvision ResNets (last stride 1), MobileNetV2 and a small CPU CNN."""
 from __future__ import annotations
 
+from collections import OrderedDict
 from typing import Callable
 
 import torch
@@ -30,23 +31,23 @@ class SmallCNN(nn.Module):
         return self.body(x)
 
 
-class ResNetTrunk(nn.Module):
-    """A torchvision ResNet without its pooling and fc, last stage with stride 1 (ReID practice)."""
+class ResNetTrunk(nn.Sequential):
+    """A torchvision ResNet without its pooling and fc, last stage with stride 1 (ReID practice).
+
+    The stages keep torchvision's names (``conv1``, ``bn1``, ``layer1`` ... ``layer4``), so a
+    torchvision or timm ResNet state dict loads as it is (its ``fc.*`` keys left out).
+    """
 
     def __init__(self, resnet: nn.Module, last_stride: int = 1):
-        super().__init__()
         layer4 = resnet.layer4
         strided = layer4[0].conv2 if hasattr(layer4[0], "conv3") else layer4[0].conv1  # Bottleneck / BasicBlock
         strided.stride = (last_stride, last_stride)
         if layer4[0].downsample is not None:
             layer4[0].downsample[0].stride = (last_stride, last_stride)
-        self.body = nn.Sequential(resnet.conv1, resnet.bn1, resnet.relu, resnet.maxpool,
-                                  resnet.layer1, resnet.layer2, resnet.layer3, layer4)
-        self.out_channels = layer4[-1].conv3.out_channels if hasattr(layer4[-1], "conv3") \
-            else layer4[-1].conv2.out_channels
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.body(x)
+        names = ("conv1", "bn1", "relu", "maxpool", "layer1", "layer2", "layer3", "layer4")
+        super().__init__(OrderedDict((name, getattr(resnet, name)) for name in names))
+        last = layer4[-1]
+        self.out_channels = (last.conv3 if hasattr(last, "conv3") else last.conv2).out_channels
 
 
 class MobileNetV2Trunk(nn.Module):

@@ -267,21 +267,13 @@ def _target_shapes(backbone: str) -> tuple:
     from reidprune.models.backbones import build_backbone
 
     trunk = build_backbone(backbone)
-    return tuple((k, tuple(v.shape)) for k, v in _trunk_state(trunk).items())
+    return tuple((k, tuple(v.shape)) for k, v in trunk.state_dict().items())
 
 
 def _target_state(backbone: str) -> dict:
     return {k: torch.empty(shape) for k, shape in _target_shapes(backbone)}
 
 
-def _trunk_state(trunk: torch.nn.Module) -> dict:
-    """The trunk's state dict under torchvision's key names."""
-    from reidprune.models.backbones import ResNetTrunk
-
-    state = trunk.state_dict()
-    if isinstance(trunk, ResNetTrunk):
-        state = {_resnet_name(k): v for k, v in state.items()}
-    return state
 
 
 def _hub_cache_files(backbone: str) -> list[Path]:
@@ -321,11 +313,7 @@ def _download(backbone: str) -> tuple[dict, WeightsInfo]:
 
 
 def load_into(trunk: torch.nn.Module, state: dict) -> None:
-    """Copy a resolved state dict (torchvision key names) into a backbone trunk."""
-    from reidprune.models.backbones import ResNetTrunk
-
-    if isinstance(trunk, ResNetTrunk):
-        state = {f"body.{_RESNET_STAGES.index(k.split('.')[0])}.{k.split('.', 1)[1]}": v for k, v in state.items()}
+    """Copy a resolved state dict (torchvision key names, which the trunks keep) into a backbone trunk."""
     missing, unexpected = trunk.load_state_dict(state, strict=False)
     missing = [k for k in missing if not k.endswith("num_batches_tracked")]
     if missing or unexpected:  # _checked already guarantees this; a guard against future edits

@@ -29,6 +29,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 
+from reidprune.dynamics.base import StatefulHook
 from reidprune.errors import ReidPruneError
 
 
@@ -51,7 +52,7 @@ class StopRule:
                 f"{self.stable_spearman}, {self.memorised} and {self.stable_changes}")
 
 
-class EpochAccuracy:
+class EpochAccuracy(StatefulHook):
     """A training hook: per-epoch accuracy of the training logits against the labels trained on.
 
     Two cumulative device scalars (nothing is copied to the host during the epoch); an
@@ -59,8 +60,8 @@ class EpochAccuracy:
     ever grow and several training processes can sum them (``merge_rules``).
     """
 
-    # how several training processes combine their states (reidprune.train.distributed)
-    merge_rules = {"correct": "sum", "seen": "sum"}
+    # the state, and how several training processes combine it (reidprune.train.distributed)
+    state_tensors = {"correct": "sum", "seen": "sum"}
 
     def __init__(self, device: str | torch.device = "cpu"):
         self.correct = torch.zeros((), dtype=torch.float64, device=device)
@@ -79,15 +80,12 @@ class EpochAccuracy:
         self.history.append((correct - self._at_epoch_start[0]) / max(1.0, seen - self._at_epoch_start[1]))
         self._at_epoch_start = (correct, seen)
 
-    def state_dict(self) -> dict:
+    def extra_state(self) -> dict:
         return {"history": torch.tensor(self.history, dtype=torch.float64),
-                "correct": self.correct.cpu(), "seen": self.seen.cpu(),
                 "at_epoch_start": torch.tensor(self._at_epoch_start, dtype=torch.float64)}
 
-    def load_state_dict(self, state: dict) -> None:
+    def load_extra_state(self, state: dict) -> None:
         self.history = state["history"].tolist()
-        self.correct.copy_(state["correct"])
-        self.seen.copy_(state["seen"])
         self._at_epoch_start = tuple(state["at_epoch_start"].tolist()) if "at_epoch_start" in state else (0.0, 0.0)
 
 

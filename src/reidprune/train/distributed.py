@@ -8,8 +8,9 @@ in ``DistributedDataParallel``; each rank's hooks record the samples it trained 
 :class:`HookMerger` combines them at epoch ends (and before a checkpoint) so that every
 rank then holds the state a single process would hold.
 
-Hooks declare how their state merges with a ``merge_rules`` attribute, a dict from a tensor
-attribute name to
+Hooks declare how their state merges with a ``merge_rules`` attribute (the hooks built on
+:class:`reidprune.dynamics.base.StatefulHook` derive it from their ``state_tensors``), a dict
+from a tensor attribute name to
 
 * ``"sum"``: additive state (sums, counts); the ranks' increments since the last merge are
   added (``all_reduce``);

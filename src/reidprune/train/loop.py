@@ -4,6 +4,8 @@ Per step: augment -> forward -> loss -> backward -> step -> ``hook.update(ids, l
 Per epoch: ``hook.end_epoch()``, then ``callback.on_epoch_end(epoch, model)`` (for scores that
 need the model itself, e.g. EL2N's evaluation pass), then a checkpoint. A callback whose
 ``should_stop`` attribute becomes true ends training after that epoch (an adaptive stop).
+The two protocols, and what exactly the loop passes them, are in :mod:`reidprune.dynamics.hooks`
+(``TrainingHook`` and ``EpochCallback`` are re-exported here).
 
 Batches come from :class:`~reidprune.train.batches.BatchSource` (RAM, the memory-mapped image
 cache, or the GPU) and are augmented on the training device. Under ``torchrun`` each rank takes
@@ -18,12 +20,12 @@ import signal
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol, Sequence
+from typing import Sequence
 
 import numpy as np
 import torch
 
-from reidprune.dynamics.base import TrainingHook
+from reidprune.dynamics.hooks import EpochCallback, TrainingHook, hook_states, load_hook_states
 from reidprune.errors import ReidPruneError, TrainingInterrupted  # noqa: F401 - re-exported
 from reidprune.models.losses import batch_hard_triplet, cross_entropy
 from reidprune.train import distributed
@@ -36,10 +38,6 @@ from reidprune.train.sampler import IdentitySampler, ShuffleSampler
 
 
 log = logging.getLogger("reidprune")
-
-
-class EpochCallback(Protocol):
-    def on_epoch_end(self, epoch: int, model: torch.nn.Module) -> None: ...
 
 
 class NonFiniteLoss(ReidPruneError):
@@ -74,18 +72,20 @@ def make_sampler(labels: np.ndarray, config: TrainConfig):
 
 
 def make_optimizer(model: torch.nn.Module, config: TrainConfig, iters_per_epoch: int):
+    """Adam and its per-iteration schedule: linear warm-up times steps of ``gamma`` at the milestones.
+
+    The learning rate at iteration ``it`` is ``lr * warm(it) * gamma ** (milestones passed)``,
+    with ``warm`` rising linearly from ``warmup_factor`` to 1 over ``warmup_iters`` (FastReID's
+    schedule). Both factors apply at once (a milestone inside the warm-up scales it too), so
+    torch's ``LinearLR`` and ``MultiStepLR`` are chained (multiplied), not run one after the other.
+    """
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
-    milestones = [m * iters_per_epoch for m in config.milestones]
-
-    def factor(it: int) -> float:
-        warm = 1.0
-        if config.warmup_iters and it < config.warmup_iters:
-            alpha = it / config.warmup_iters
-            warm = config.warmup_factor * (1 - alpha) + alpha
-        return warm * config.gamma ** sum(it >= m for m in milestones)
-
-    return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+    schedule = torch.optim.lr_scheduler
+    steps = [schedule.LinearLR(optimizer, config.warmup_factor, 1.0, config.warmup_iters)] \
+        if config.warmup_iters else []
+    steps.append(schedule.MultiStepLR(optimizer, [m * iters_per_epoch for m in config.milestones], config.gamma))
+    return optimizer, schedule.ChainedScheduler(steps, optimizer)
 
 
 def fit(model: torch.nn.Module, images, labels: np.ndarray, config: TrainConfig,
@@ -139,7 +139,7 @@ def fit(model: torch.nn.Module, images, labels: np.ndarray, config: TrainConfig,
                 f"checkpoint {checkpoint} belongs to a different run: "
                 f"{describe_difference(saved.get('settings'), settings)}; run the same command as before to "
                 "resume it, or delete it (or choose another output folder) to start over")
-        start_epoch, start_step = state.load(saved)
+        start_epoch, start_step = state.load(saved, f"checkpoint {checkpoint}")
         result.resumed_from = (start_epoch, start_step)
         log.info("resuming from epoch %d, step %d (checkpoint %s)", start_epoch, start_step, checkpoint)
     result.epochs = start_epoch - 1
@@ -290,6 +290,11 @@ def _check_finite(logits, loss, epoch: int, step: int, device: torch.device) -> 
             "(--lr) or disable mixed precision (--no-amp)")
 
 
+# What a checkpoint's layout is; 2: ResNet trunks under torchvision's module names, torch's chained lr
+# schedulers, hook states by name. An older checkpoint is refused with a clear message.
+CHECKPOINT_FORMAT = 2
+
+
 class _TrainState:
     """Everything a checkpoint must hold to resume exactly."""
 
@@ -297,21 +302,26 @@ class _TrainState:
                  world: int = 1):
         self.model, self.optimizer, self.scheduler, self.world = model, optimizer, scheduler, world
         self.settings = settings or {}
-        self.stateful = [h for h in list(hooks) + list(callbacks) if hasattr(h, "state_dict")]
+        self.stateful = list(hooks) + list(callbacks)  # those with a state_dict are saved, by name
 
     def dump(self, epoch: int, step: int, run_key: str) -> dict:
         state = {
-            "run_key": run_key, "settings": self.settings, "epoch": epoch, "step": step, "world": self.world,
+            "format": CHECKPOINT_FORMAT, "run_key": run_key, "settings": self.settings,
+            "epoch": epoch, "step": step, "world": self.world,
             "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(),
-            "trackers": [s.state_dict() for s in self.stateful],
+            "trackers": hook_states(self.stateful),
             "torch_rng": torch.get_rng_state(),
         }
         if torch.cuda.is_available():
             state["cuda_rng"] = torch.cuda.get_rng_state_all()
         return state
 
-    def load(self, state: dict) -> tuple[int, int]:
+    def load(self, state: dict, where: str = "the checkpoint") -> tuple[int, int]:
+        if int(state.get("format", 1)) != CHECKPOINT_FORMAT:
+            raise ReidPruneError(
+                f"{where} was written by another reidprune version (checkpoint format {state.get('format', 1)}, "
+                f"this one reads format {CHECKPOINT_FORMAT}); delete it to start over")
         if int(state.get("world", 1)) != self.world and int(state["step"]) != 0:
             raise ReidPruneError(
                 f"checkpoint was written mid-epoch by {state.get('world', 1)} process(es), this run has "
@@ -319,10 +329,7 @@ class _TrainState:
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
-        if len(state["trackers"]) != len(self.stateful):
-            raise ReidPruneError("checkpoint was written with other score methods; delete it to start over")
-        for tracker, saved in zip(self.stateful, state["trackers"]):
-            tracker.load_state_dict(saved)
+        load_hook_states(self.stateful, state["trackers"], where)
         torch.set_rng_state(state["torch_rng"])
         if "cuda_rng" in state and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(state["cuda_rng"])
