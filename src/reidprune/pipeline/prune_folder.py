@@ -9,7 +9,6 @@ from pathlib import Path
 
 from reidprune.data.layouts import load_counted
 from reidprune.data.table import SampleTable
-from reidprune.export.materialize import materialize as write_copy
 from reidprune.pipeline.checks import check_materialize_target, check_removal, output_lock
 from reidprune.pipeline.loading import align_to_scores
 from reidprune.pipeline.options import Echo, SelectOptions, removal_fraction
@@ -90,18 +89,16 @@ def prune_scored(table: SampleTable, train: SampleTable, scores: ScoreSet, out: 
     for message in decision.notes:
         echo(message, err=True)
     files = export_decision(out, train, scores, decision, options, eval_table=table,
-                            notes={"skipped_files": skipped or {}})
+                            notes={"skipped_files": skipped or {}}, materialize=materialize or None, link=link)
     counts = decision.selection.counts()
     echo(f"{len(train)} training images: kept {counts['kept']}, relabelled {counts['relabelled']}, "
          f"pruned {counts['pruned']}, outliers {counts['outlier']} "
          f"({100 * decision.selection.fraction_removed:.1f}% removed)")
-    if materialize:
-        copy = write_copy(table, decision.selection, materialize, link=link,
-                          entropy=decision.entropy, max_score=decision.max_score)
+    if "materialized" in files:
+        copy = files["materialized"]
         echo(f"pruned dataset ({copy.layout} layout) written to {copy.path}: {copy.written} training images, "
              f"{copy.renamed} renamed with their corrected id, {copy.eval_files} query/gallery files"
              + (f", {copy.fallback_copies} copied instead of linked" if copy.fallback_copies else ""))
-        files["materialized"] = copy.path
     for name, path in files.items():
         echo(f"  {name}: {path}")
     return decision

@@ -12,6 +12,7 @@ from reidprune.data.table import SampleTable
 from reidprune.errors import ReidPruneError
 from reidprune.export.id_lists import write_id_lists
 from reidprune.export.manifest import write_manifest
+from reidprune.export.materialize import materialize as write_copy
 from reidprune.export.seed_lists import write_seed_lists
 from reidprune.pipeline.options import SelectOptions
 from reidprune.scores.entropy import soft_label_statistics
@@ -141,13 +142,19 @@ def _check_outlier_fraction(outliers: np.ndarray, options: SelectOptions) -> Non
 
 def export_decision(out_dir: str | Path, train: SampleTable, scores: ScoreSet, decision: Decision,
                     options: SelectOptions, eval_table: SampleTable | None = None,
-                    notes: dict | None = None) -> dict[str, Path]:
+                    notes: dict | None = None, materialize: str | Path | None = None,
+                    link: str = "hardlink") -> dict[str, Path]:
     """Write the paper's three lists, ``path pid camid`` lists, the CSV manifest and a JSON summary.
 
     ``eval_table`` (the whole dataset table) adds query / gallery lists beside ``lists/train.txt``
     (see :mod:`reidprune.export.id_lists`).
     ``notes``: extra entries for the summary (e.g. ``skipped_files``: files left out, by reason).
+    ``materialize``: also write a pruned, label-corrected copy of ``eval_table``'s dataset to this
+    new folder, placing images by ``link`` (see :func:`reidprune.export.materialize.materialize`);
+    its :class:`~reidprune.export.copy_result.MaterializeResult` (path-like) is ``files["materialized"]``.
     """
+    if materialize is not None and eval_table is None:
+        raise ReidPruneError("materialize needs eval_table, the whole dataset the copy is made of")
     out_dir = Path(out_dir)
     method = scores[options.method]
     predicted_ids = np.where(decision.predicted >= 0, train.classes[np.maximum(decision.predicted, 0)], -1)
@@ -168,4 +175,7 @@ def export_decision(out_dir: str | Path, train: SampleTable, scores: ScoreSet, d
     }
     files["summary"] = out_dir / "selection.json"
     write_json(files["summary"], summary)
+    if materialize is not None:
+        files["materialized"] = write_copy(eval_table, decision.selection, materialize, link=link,
+                                           entropy=decision.entropy, max_score=decision.max_score)
     return files
