@@ -69,3 +69,21 @@ def test_relative_path_and_output_folder(tmp_path):
     assert check_output_folder(tmp_path / "full", overwrite=True).name == "full"
     with pytest.raises(ReidPruneError, match="is not a folder"):
         check_output_folder(tmp_path / "full" / "f", overwrite=True)
+
+
+def test_check_outside_refuses_the_dataset_its_parents_and_its_subfolders(tmp_path):
+    from reidprune.validation import check_outside
+
+    data = tmp_path / "data"
+    (data / "train").mkdir(parents=True)
+    assert check_outside(tmp_path / "copy", data, "output") == (tmp_path / "copy").resolve()
+    for target in (data, data / "train", tmp_path):
+        with pytest.raises(ReidPruneError, match=f"^--materialize x overlaps the dataset {data.resolve()}; "):
+            check_outside(target, data, "--materialize x")
+
+
+def test_check_output_folder_names_the_option_and_offers_no_overwrite(tmp_path):
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "f").write_text("x")
+    with pytest.raises(ReidPruneError, match=r"^--materialize full is not empty; choose a new folder$"):
+        check_output_folder(tmp_path / "full", overwrite=False, how=None, name="--materialize full")

@@ -222,8 +222,26 @@ def is_absolute_path(path: str) -> bool:
     return PurePosixPath(path).is_absolute() or PureWindowsPath(path).is_absolute()
 
 
-def check_output_folder(out_dir: str | os.PathLike, overwrite: bool, how: str = "allow overwriting it"
-                        ) -> Path:
+def check_outside(path: str | os.PathLike, root: str | os.PathLike, name: str) -> Path:
+    """``path`` resolved; refused when it is, holds or lies inside the dataset folder ``root``.
+
+    Parameters
+    ----------
+    path:
+        A folder about to be written (e.g. a pruned copy of the dataset).
+    root:
+        The dataset folder, which must stay untouched.
+    name:
+        What to call ``path`` in the message (``"output folder /x"``, ``"--materialize x"``).
+    """
+    target, root = Path(path).expanduser().resolve(), Path(root).resolve()
+    if target == root or root in target.parents or target in root.parents:
+        raise ReidPruneError(f"{name} overlaps the dataset {root}; write the copy to a folder outside the dataset")
+    return target
+
+
+def check_output_folder(out_dir: str | os.PathLike, overwrite: bool, how: str | None = "allow overwriting it",
+                        name: str | None = None) -> Path:
     """``out_dir`` resolved; refused when it is a file, or a non-empty folder without ``overwrite``.
 
     Parameters
@@ -233,11 +251,14 @@ def check_output_folder(out_dir: str | os.PathLike, overwrite: bool, how: str = 
     overwrite:
         Whether replacing a non-empty folder is allowed.
     how:
-        How the caller allows overwriting, for the message (``"pass --overwrite"``).
+        How the caller allows overwriting, for the message (``"pass --overwrite"``); None when it cannot.
+    name:
+        What to call the folder in messages; None = ``"output folder <resolved path>"``.
     """
     out = Path(out_dir).expanduser().resolve()
+    name = name or f"output folder {out}"
     if out.exists() and not out.is_dir():
-        raise ReidPruneError(f"output {out} exists and is not a folder; choose another path")
+        raise ReidPruneError(f"{name} exists and is not a folder; choose another path")
     if out.is_dir() and not overwrite and any(out.iterdir()):
-        raise ReidPruneError(f"output folder {out} is not empty; choose a new folder or {how}")
+        raise ReidPruneError(f"{name} is not empty; choose a new folder" + (f" or {how}" if how else ""))
     return out

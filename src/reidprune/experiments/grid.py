@@ -11,14 +11,14 @@ removed and mislabeled images relabelled with our soft labels before pruning, e.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from reidprune.errors import ReidPruneError
-from reidprune.pipeline.scoring import METHODS
+from reidprune.pipeline.options import METHODS
+from reidprune.run_key import run_key
 
 BASELINE = "none"
 #: Methods whose scores depend on T (the epoch after which they are taken).
@@ -158,8 +158,7 @@ class Cell:
         return asdict(self)
 
     def key(self) -> str:
-        blob = json.dumps(self.settings(), sort_keys=True)
-        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+        return run_key(self.settings())
 
     def label(self) -> str:
         extra = [f"{k}={v:g}" for k, v in (("T", self.score_epochs), ("every", self.every), ("delta", self.delta),

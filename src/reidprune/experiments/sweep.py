@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import hashlib
-import json
 import shutil
 import time
 from dataclasses import asdict, dataclass, field
@@ -32,7 +30,8 @@ from reidprune import __version__
 from reidprune.errors import ReidPruneError
 from reidprune.experiments.db import SweepDB, now
 from reidprune.experiments.grid import BASELINE, Cell, Grid, MethodSpec, expand_grid, parse_list, read_grid_file
-from reidprune.train.config import TrainConfig
+from reidprune.run_key import run_key
+from reidprune.train.config import TrainChoices, TrainConfig, config_from_choices
 
 DB_NAME = "sweep.sqlite"
 #: Config entries that do not change results (left out of cache keys and the fixed setup).
@@ -86,6 +85,42 @@ def build_grid(grid_file: str | Path | None = None, **values) -> Grid:
             value = parse_list(value, kinds[name], name)
         merged[name] = tuple(value) if isinstance(value, list) else value
     return Grid(**merged)
+
+
+def sweep_folder(data: str | Path, out: str | Path, grid: Grid, train: TrainChoices, *,
+                 echo: Callable[..., None], retrain_epochs: int | None = None, layout: str = "auto",
+                 skip_bad_images: bool = False, progress: bool = True, dry_run: bool = False,
+                 plot: bool = True) -> SweepResult:
+    """``reidprune sweep``: :func:`run_sweep` with the scoring and retraining configurations of the
+    training options given, then (``plot``) the summary and figures.
+
+    Parameters
+    ----------
+    data, out: the dataset folder and the sweep folder.
+    grid: what varies (:func:`build_grid`).
+    train: the training options given; ``epochs`` is the scoring run's length.
+    echo: ``echo(text)`` prints results, ``echo(text, err=True)`` progress notes.
+    retrain_epochs: epochs of each retraining; None = the preset's full training.
+    layout, skip_bad_images, progress: how the dataset is read.
+    dry_run: only count the cells to do.
+    plot: write the summary and figures when cells are finished.
+    """
+    from reidprune.data.layouts import detect_layout, get_layout
+    from reidprune.experiments.sweep_report import write_sweep_report
+
+    name = detect_layout(data) if layout == "auto" else get_layout(layout).name
+    score_config, _ = config_from_choices(train, name, scoring=True)
+    retrain_config, _ = config_from_choices(dataclasses.replace(train, epochs=retrain_epochs), name, scoring=False)
+    options = SweepOptions(grid, score_config, retrain_config, layout, skip_bad_images)
+    result = run_sweep(data, out, options, progress=progress, dry_run=dry_run, echo=lambda m: echo(m, err=True))
+    echo(f"{result.trained} cells trained, {result.scored} scoring runs, {result.already_done} already done; "
+         f"results in {result.db}")
+    for failure in result.failed:
+        echo(f"not done: {failure}", err=True)
+    if plot and not dry_run and (result.trained or result.already_done):
+        for path in write_sweep_report(result.db):
+            echo(f"wrote {path}")
+    return result
 
 
 def run_sweep(data: str | Path, out: str | Path, options: SweepOptions, progress: bool = True,
@@ -187,7 +222,7 @@ class _Runner:
     def run(self, todo: list[Cell], result: SweepResult) -> None:
         for cell in todo:  # score each setting once, with every method its cells will need
             if cell.spec.scoring_methods:
-                self.planned.setdefault(_digest(self.group(cell)), set()).update(cell.spec.scoring_methods)
+                self.planned.setdefault(run_key(self.group(cell)), set()).update(cell.spec.scoring_methods)
         trained_seconds, trained_kept = 0.0, 0.0
         for position, cell in enumerate(todo, 1):
             try:
@@ -236,7 +271,7 @@ class _Runner:
         checkpoint = self.out / "running" / f"{cell.key()}.ckpt"
         metrics, _ = retrain_and_evaluate(self.images, labels, keep, self.table, self.eval_images, config,
                                           progress=self.progress, checkpoint=checkpoint,
-                                          run_key=_digest([cell.settings(), self.db.setup()]))
+                                          run_key=run_key([cell.settings(), self.db.setup()]))
         rank1, mAP = metrics.get("rank1"), metrics.get("mAP")
         score = (rank1 + mAP) / 2 if rank1 is not None and mAP is not None else metrics.get("top1")
         row = {**cell.settings(), "key": cell.key(), "fraction_removed": removed, "kept": metrics["train_images"],
@@ -303,12 +338,12 @@ class _Runner:
         from reidprune.scores.store import ScoreSet
 
         config = self.options.score_config.replace(seed=group["score_seed"])
-        key = _digest([self.fingerprint, group, _config_dict(config)])
+        key = run_key([self.fingerprint, group, _config_dict(config)])
         folder = self.out / "scores"
         file = folder / f"{key}.npz"
         if self.cache is not None and self.cache[0] == key and set(needed) <= set(self.cache[1].methods):
             return self.cache[1], str(file.relative_to(self.out))
-        methods = set(needed) | self.planned.get(_digest(group), set())
+        methods = set(needed) | self.planned.get(run_key(group), set())
         if file.is_file():
             scores = ScoreSet.load(file)
             if methods <= set(scores.methods):
@@ -340,10 +375,6 @@ class _Runner:
 
 def _describe(group: dict) -> str:
     return ", ".join(f"{k}={v}" for k, v in group.items())
-
-
-def _digest(parts) -> str:
-    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 def _duration(seconds: float) -> str:

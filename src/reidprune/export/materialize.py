@@ -37,7 +37,7 @@ from reidprune.export.copy_result import MaterializeResult, readme_text
 from reidprune.export.linking import LINK_MODES, check_link, place
 from reidprune.export.manifest import read_manifest, resolve_sources, write_manifest
 from reidprune.select.selection import OUTLIER, PRUNED, RELABELLED, Selection
-from reidprune.validation import check_output_folder, relative_path
+from reidprune.validation import check_outside, check_output_folder, relative_path
 
 __all__ = ["LINK_MODES", "MANIFEST_NAME", "README_NAME", "MaterializeResult", "materialize",
            "materialize_from_manifest"]
@@ -224,10 +224,7 @@ def materialize_from_manifest(manifest_path: str | os.PathLike,
 
 def _prepare_out_dir(out_dir: str | os.PathLike, root: Path, overwrite: bool) -> Path:
     out = Path(out_dir).expanduser().resolve()
-    root = Path(root).resolve()
-    if out == root or root in out.parents or out in root.parents:
-        raise ReidPruneError(f"output folder {out} overlaps the dataset {root}; write the copy "
-                             "somewhere outside the dataset folder")
+    check_outside(out, root, f"output folder {out}")
     return check_output_folder(out, overwrite)
 
 

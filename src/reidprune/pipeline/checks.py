@@ -57,14 +57,6 @@ def prepare_output_folder(out: str | os.PathLike, option: str = "--out") -> Path
     return out
 
 
-def check_writable_file(path: str | os.PathLike, option: str = "--out") -> None:
-    """An existing file at ``path`` (to be replaced) must sit in a writable folder."""
-    path = Path(path)
-    if path.exists() and path.is_dir():
-        raise ReidPruneError(f"{option}: {path} is a folder where a file must be written; remove or rename it")
-    prepare_output_folder(path.parent, option)
-
-
 @contextlib.contextmanager
 def output_lock(out: str | os.PathLike) -> Iterator[Path]:
     """Hold an exclusive lock on the output folder ``out`` while a command writes into it.
@@ -107,11 +99,6 @@ def check_input_size(backbone: str, height: int, width: int) -> None:
             f"times, so each side needs at least {smallest} pixels; use e.g. 64x32 (small preset), 128x64 (cpu) or 256x128")
 
 
-def check_learning_rate(lr: float) -> None:
-    if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
-        raise ReidPruneError(f"--lr {lr} must be a positive finite number, e.g. 3e-3 (cpu preset) or 3.5e-4")
-
-
 def check_removal(num_images: int, fraction: float | None, count: int | None) -> None:
     """Refuse a ``--count`` / ``--fraction`` that removes every training image."""
     if count is not None and count >= num_images:
@@ -127,23 +114,19 @@ def check_removal(num_images: int, fraction: float | None, count: int | None) ->
 def check_materialize_target(target: str | os.PathLike | None, dataset: str | os.PathLike,
                              out: str | os.PathLike | None = None) -> None:
     """``--materialize`` must be a new or empty folder outside the dataset and apart from ``--out``."""
+    from reidprune.validation import check_outside, check_output_folder  # numpy: only when there is a target
+
     if target is None:
         return
-    target_path = Path(target).expanduser().resolve()
-    root = Path(dataset).resolve()
-    if target_path == root or root in target_path.parents or target_path in root.parents:
-        raise ReidPruneError(f"--materialize {target} overlaps the dataset {root}; write the copy to a "
-                             "folder outside the dataset")
+    name = f"--materialize {target}"
+    target_path = check_outside(target, dataset, name)
     if out is not None and target_path == Path(out).expanduser().resolve():
-        raise ReidPruneError(f"--materialize {target} is the --out folder; give the pruned copy its own folder")
-    if target_path.exists() and not target_path.is_dir():
-        raise ReidPruneError(f"--materialize {target} exists and is not a folder; choose another path")
-    if target_path.is_dir() and any(target_path.iterdir()):
-        raise ReidPruneError(f"--materialize {target} is not empty; give --materialize a new or empty folder")
+        raise ReidPruneError(f"{name} is the --out folder; give the pruned copy its own folder")
+    check_output_folder(target_path, overwrite=False, how=None, name=name)
     for parent in target_path.parents:
         if parent.exists():
             if not os.access(parent, os.W_OK | os.X_OK) and not target_path.exists():
-                raise ReidPruneError(f"--materialize {target}: {parent} is not writable; choose another folder")
+                raise ReidPruneError(f"{name}: {parent} is not writable; choose another folder")
             break
 
 
@@ -159,27 +142,6 @@ def check_selection_setup(table, fraction: float | None, count: int | None, mate
     """
     check_removal(len(table.split_table("train")), fraction, count)
     check_materialize_target(materialize, table.root, out)
-
-
-def relabel_fraction_warning(relabelled: int, total: int, limit: float = 0.25) -> str | None:
-    """A warning when purification relabels more than real datasets plausibly hold.
-
-    Label noise in curated ReID sets is a few percent (the paper injects up to 50% only in
-    controlled experiments); a much larger relabelled share means the scoring model did not
-    learn the identities (too few epochs, from scratch), not that the data is that noisy.
-    (Too many outliers are reported by ``select.purify.outlier_fraction_warning``.)
-
-    Parameters
-    ----------
-    relabelled: samples relabelled.
-    total: training samples.
-    limit: largest plausible relabelled share.
-    """
-    if total <= 0 or relabelled / total <= limit:
-        return None
-    return (f"{relabelled / total:.0%} of the training set ({relabelled} of {total}) was relabelled, far more "
-            "than the label noise of real datasets (a few %): the scoring model is probably under-trained; "
-            "score with more epochs (--epochs / --score-epochs) or --weights, or pass --no-purify to prune only")
 
 
 def check_evaluation_splits(table, mode: str) -> None:

@@ -5,20 +5,28 @@ the BNNeck embeddings. Classification: top-1 accuracy on the test split.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
 
+from reidprune import __version__
+from reidprune.atomic import write_json
 from reidprune.data.cache import image_rows
 from reidprune.data.images import load_images
+from reidprune.data.layouts import load_dataset
 from reidprune.data.table import SampleTable
 from reidprune.errors import ReidPruneError
 from reidprune.eval.classify import top1_accuracy
 from reidprune.eval.reid import evaluate_reid_features
+from reidprune.export.manifest import check_manifest_matches, read_manifest
 from reidprune.models.reid import build_model
-from reidprune.train.config import TrainConfig
+from reidprune.pipeline.checks import check_evaluation_splits, check_input_size, output_lock
+from reidprune.pipeline.loading import labels_from_manifest, load_training_images
+from reidprune.run_key import run_key
+from reidprune.train.config import TrainChoices, TrainConfig, config_from_choices
 from reidprune.train.loop import fit, predict, resolve_device
 
 
@@ -111,3 +119,77 @@ def load_model(path: str | Path):
     model = build_model(saved["backbone"], saved["num_classes"])
     model.load_state_dict(saved["state_dict"])
     return model, saved
+
+
+def train_folder(data: str | Path, out: str | Path, train: TrainChoices, *, echo: Callable[..., None],
+                 manifest: str | Path | None = None, layout: str = "auto", skip_bad_images: bool = False,
+                 progress: bool = True) -> dict:
+    """``reidprune train``: train on ``data`` (the rows a manifest keeps, with its corrected ids)
+    and evaluate; writes ``out/model.pt`` and ``out/metrics.json`` and returns the metrics.
+
+    Parameters
+    ----------
+    data: the dataset folder.
+    out: the output folder (locked while training; ``out/checkpoint.ckpt`` resumes a run).
+    train: the training options given; the preset's full training fills the rest.
+    echo: prints the metrics.
+    manifest: a ``manifest.csv`` from ``reidprune prune``, or None for every training image.
+    layout, skip_bad_images, progress: how the dataset is read.
+    """
+    table = load_dataset(data, layout)
+    config, _ = config_from_choices(train, table.layout, scoring=False)
+    check_input_size(config.backbone, config.height, config.width)
+    check_evaluation_splits(table, config.mode)
+    with output_lock(out):
+        size = (config.height, config.width)
+        train_rows, images, _ = load_training_images(table, size, skip_bad_images, progress)
+        labels, keep = train_rows.label, None
+        if manifest:
+            rows = read_manifest(manifest)
+            check_manifest_matches(rows, train_rows)
+            keep = rows.keep_mask
+            labels = labels_from_manifest(rows, train_rows.classes, keep)
+        eval_images = EvalImages.load(table, size, progress=progress)
+        out = Path(out)
+        fingerprint = train_rows.fingerprint()
+        metrics, model = retrain_and_evaluate(images, labels, keep, table, eval_images, config, progress=progress,
+                                              checkpoint=out / "checkpoint.ckpt",
+                                              run_key=run_key([fingerprint, asdict(config), keep, labels]))
+        save_model(out / "model.pt", model, config)
+        write_json(out / "metrics.json", {**metrics, "config": asdict(config), "dataset": str(table.root),
+                                          "fingerprint": fingerprint, "manifest": manifest,
+                                          "reidprune": __version__})
+        (out / "checkpoint.ckpt").unlink(missing_ok=True)
+    echo(format_metrics(metrics))
+    echo(f"model and metrics written to {out}")
+    return metrics
+
+
+def evaluate_folder(data: str | Path, model_path: str | Path, *, echo: Callable[..., None], layout: str = "auto",
+                    mode: str = TrainConfig.mode, device: str = TrainConfig.device, progress: bool = True) -> dict:
+    """``reidprune evaluate``: a model from :func:`save_model` on ``data``'s query/gallery (or test) split.
+
+    Parameters
+    ----------
+    data: the dataset folder.
+    model_path: ``model.pt`` written by ``reidprune train``.
+    echo: prints the metrics.
+    layout: the dataset layout, ``"auto"`` to detect it.
+    mode: ``"reid"`` (rank-k, mAP) or ``"classify"`` (top-1).
+    device: where to run the model.
+    progress: show progress bars.
+    """
+    model, saved = load_model(model_path)
+    table = load_dataset(data, layout)
+    config = TrainConfig(mode=mode, backbone=saved["backbone"], height=saved["height"], width=saved["width"],
+                         device=device)
+    eval_images = EvalImages.load(table, (config.height, config.width), progress=progress)
+    metrics = evaluate_model(model, table, eval_images, config)
+    echo(format_metrics(metrics))
+    return metrics
+
+
+def format_metrics(metrics: dict) -> str:
+    """The numeric metrics on one line: ``rank1=91.20  mAP=78.00  train_images=500``."""
+    shown = {k: v for k, v in metrics.items() if isinstance(v, (int, float))}
+    return "  ".join(f"{k}={v:.2f}" if isinstance(v, float) else f"{k}={v}" for k, v in shown.items())

@@ -15,16 +15,13 @@ Runs and what rides on them:
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from reidprune import __version__
 from reidprune.data.cache import image_rows
 from reidprune.data.table import SampleTable
 from reidprune.dynamics.recorder import LogitRecorder
@@ -32,7 +29,8 @@ from reidprune.dynamics.topk import TopKLogitRecorder
 from reidprune.dynamics.trackers import AUMTracker, ForgettingTracker, LossEMATracker
 from reidprune.errors import ReidPruneError
 from reidprune.models.reid import build_model
-from reidprune.pipeline.stopping import EpochAccuracy, ScoringMonitor, StopRule
+from reidprune.pipeline.options import CE_RUNS, MAIN_RUN, METHODS, ScoreOptions  # noqa: F401 (METHODS: public here too)
+from reidprune.pipeline.stopping import EpochAccuracy, ScoringMonitor
 from reidprune.scores import aum as aum_mod
 from reidprune.scores.confident import confident_learning_issues, kfold_indices
 from reidprune.scores.el2n import average_over_models, el2n_scores
@@ -47,88 +45,6 @@ from reidprune.scores.store import MethodScores, ScoreSet
 from reidprune.train.augment import normalize
 from reidprune.train.config import TrainConfig
 from reidprune.train.loop import fit, predict, resolve_device
-
-MAIN_RUN = ("entropy", "entropy_knn", "forgetting", "aum", "ma_loss", "prototypes")
-CE_RUNS = ("el2n", "grand")
-METHODS = ("entropy", "entropy_knn", "random", "el2n", "grand", "forgetting", "prototypes", "ma_loss", "aum", "confident")
-
-
-@dataclass(frozen=True)
-class ScoreOptions:
-    """What to score and how.
-
-    Parameters
-    ----------
-    methods: names from :data:`METHODS`.
-    train: the main run's training configuration (``train.epochs`` = its length).
-    score_epochs: T, the epochs our recorder accumulates and after which EL2N / GraNd are
-        evaluated (paper: 12). ``None`` = ``train.epochs``.
-    every: accumulate logits every k-th epoch only (paper ablation; 1 = every epoch).
-    models: seeds averaged for EL2N and GraNd ("EL2N (20 models)" = 20).
-    folds: K of the K-fold cross-validation behind confident learning.
-    ma_decay: decay of the moving-average loss.
-    aum_flags: with ``aum``, also run the two threshold-sample runs that flag mislabels
-        (pruning by AUM needs only the margins of the main run).
-    seed: seed of the random score and of the tie-breaking in forgetting.
-    stop: ``"fixed"`` records exactly T epochs (the paper); ``"auto"`` stops the recorder (and
-        the main run, when it is T epochs long) at the first epoch where the ranking is stable
-        or the model starts memorising the given labels, T being the cap (see
-        :mod:`reidprune.pipeline.stopping`). Per-epoch diagnostics are recorded either way.
-    stop_rule: the thresholds of the ``"auto"`` stop.
-    knn_k, knn_weight: ``entropy_knn`` (beyond the paper): the soft label mixed with the vote of
-        each sample's ``knn_k`` nearest neighbours in the scoring model's BNNeck embedding,
-        ``(1 - knn_weight) * soft + knn_weight * vote`` (see :mod:`reidprune.scores.neighbours`).
-    recorder_topk: 0 = the exact recorder (N x C sums); K > 0 = the top-K recorder
-        (:class:`~reidprune.dynamics.topk.TopKLogitRecorder`, N x (8K + 16) bytes) for N x C
-        beyond memory. The scores then keep K mean logits per sample, not all C.
-    """
-
-    methods: tuple[str, ...] = ("entropy",)
-    train: TrainConfig = field(default_factory=TrainConfig)
-    score_epochs: int | None = None
-    every: int = 1
-    models: int = 1
-    folds: int = 5
-    ma_decay: float = 0.9
-    aum_flags: bool = True
-    seed: int = 0
-    stop: str = "fixed"
-    stop_rule: StopRule = field(default_factory=StopRule)
-    knn_k: int | None = None  # None: half the median number of images per identity
-    knn_weight: float = 0.3
-    recorder_topk: int = 0
-
-    def __post_init__(self):
-        if self.stop not in ("fixed", "auto"):
-            raise ReidPruneError(f"stop must be 'fixed' or 'auto', got {self.stop!r}")
-        unknown = [m for m in self.methods if m not in METHODS]
-        if unknown or not self.methods:
-            raise ReidPruneError(f"unknown method(s) {unknown}; choose from {', '.join(METHODS)}")
-        if self.score_epochs is not None and not 1 <= self.score_epochs <= self.train.epochs \
-                and any(m in MAIN_RUN for m in self.methods):
-            raise ReidPruneError(
-                f"--score-epochs {self.score_epochs} must lie in 1..{self.train.epochs} (the main run's --epochs)")
-        if "entropy" in self.methods and self.every > self.T:
-            raise ReidPruneError(
-                f"--every {self.every} records no epoch of the {self.T}-epoch accumulation window "
-                f"(--score-epochs, default --epochs); use --every {self.T} or less, or more epochs")
-        if self.recorder_topk and (self.stop == "auto" or "entropy_knn" in self.methods):
-            raise ReidPruneError("the top-k recorder (--recorder-topk) keeps no full soft labels: it works with "
-                                 "--stop fixed and without entropy_knn")
-        if self.recorder_topk < 0:
-            raise ReidPruneError(f"recorder_topk must be 0 (exact) or a number of classes K > 0, got "
-                                 f"{self.recorder_topk}")
-        if self.models < 1 or self.folds < 2:
-            raise ReidPruneError(f"need models >= 1 and folds >= 2, got {self.models} and {self.folds}")
-
-    @property
-    def T(self) -> int:
-        return self.score_epochs or self.train.epochs
-
-    def key(self, fingerprint: str, run: str) -> str:
-        blob = json.dumps([fingerprint, run, asdict(self), __version__], sort_keys=True, default=str)
-        return hashlib.sha256(blob.encode()).hexdigest()[:16]
-
 
 def score_dataset(train: SampleTable, images: torch.Tensor, options: ScoreOptions,
                   workdir: str | Path | None = None, progress: bool = True) -> ScoreSet:

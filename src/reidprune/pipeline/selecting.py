@@ -12,47 +12,15 @@ from reidprune.data.table import SampleTable
 from reidprune.errors import ReidPruneError
 from reidprune.export.id_lists import write_id_lists
 from reidprune.export.manifest import write_manifest
+from reidprune.export.materialize import materialize as write_copy
 from reidprune.export.seed_lists import write_seed_lists
-from reidprune.pipeline.checks import relabel_fraction_warning
+from reidprune.pipeline.options import SelectOptions
 from reidprune.scores.entropy import soft_label_statistics
 from reidprune.scores.store import MethodScores, ScoreSet
 from reidprune.select.decisions import apply_reviews, read_reviews
 from reidprune.select.prune import SelectionReport, select_with_report
-from reidprune.select.purify import outlier_fraction_warning, outlier_threshold
+from reidprune.select.purify import outlier_fraction_warning, outlier_threshold, relabel_fraction_warning
 from reidprune.select.selection import Selection
-
-
-@dataclass(frozen=True)
-class SelectOptions:
-    """How to turn scores into a selection.
-
-    Parameters
-    ----------
-    method: which scored method ranks the samples (``entropy`` = ours).
-    fraction / count: how many samples to remove in total (outliers included); give one.
-    purify: remove outliers and relabel mislabeled samples (the paper's full pipeline) with the
-        soft labels of ``method`` when it has them (``entropy_knn``), else of ``entropy``.
-    delta: outlier threshold on max(soft label) (paper: 0.10).
-    delta_relative: read ``delta`` as a multiple of chance 1/C instead.
-    min_per_identity: never prune an identity below this many images.
-    class_balance: Sorscher et al.'s class-balancing ratio (paper: 0.5 for prototypes).
-    max_outlier_fraction: refuse to go on when more than this share of the set is flagged as
-        outliers (flat soft labels of an under-trained scoring model); 1.0 accepts anything.
-    decisions: a reviewer's decisions file (``reidprune review``'s ``review.sqlite``) applied
-        after selection; see :mod:`reidprune.select.decisions`.
-    """
-
-    method: str = "entropy"
-    fraction: float | None = 0.3
-    count: int | None = None
-    purify: bool = True
-    delta: float = 0.10
-    delta_relative: bool = False
-    min_per_identity: int = 0
-    class_balance: float = 0.0
-    max_outlier_fraction: float = 0.2
-    seed: int = 0
-    decisions: str | None = None
 
 
 @dataclass
@@ -174,13 +142,19 @@ def _check_outlier_fraction(outliers: np.ndarray, options: SelectOptions) -> Non
 
 def export_decision(out_dir: str | Path, train: SampleTable, scores: ScoreSet, decision: Decision,
                     options: SelectOptions, eval_table: SampleTable | None = None,
-                    notes: dict | None = None) -> dict[str, Path]:
+                    notes: dict | None = None, materialize: str | Path | None = None,
+                    link: str = "hardlink") -> dict[str, Path]:
     """Write the paper's three lists, ``path pid camid`` lists, the CSV manifest and a JSON summary.
 
     ``eval_table`` (the whole dataset table) adds query / gallery lists beside ``lists/train.txt``
     (see :mod:`reidprune.export.id_lists`).
     ``notes``: extra entries for the summary (e.g. ``skipped_files``: files left out, by reason).
+    ``materialize``: also write a pruned, label-corrected copy of ``eval_table``'s dataset to this
+    new folder, placing images by ``link`` (see :func:`reidprune.export.materialize.materialize`);
+    its :class:`~reidprune.export.copy_result.MaterializeResult` (path-like) is ``files["materialized"]``.
     """
+    if materialize is not None and eval_table is None:
+        raise ReidPruneError("materialize needs eval_table, the whole dataset the copy is made of")
     out_dir = Path(out_dir)
     method = scores[options.method]
     predicted_ids = np.where(decision.predicted >= 0, train.classes[np.maximum(decision.predicted, 0)], -1)
@@ -201,4 +175,7 @@ def export_decision(out_dir: str | Path, train: SampleTable, scores: ScoreSet, d
     }
     files["summary"] = out_dir / "selection.json"
     write_json(files["summary"], summary)
+    if materialize is not None:
+        files["materialized"] = write_copy(eval_table, decision.selection, materialize, link=link,
+                                           entropy=decision.entropy, max_score=decision.max_score)
     return files

@@ -128,3 +128,24 @@ def find_mislabeled(soft_labels: np.ndarray, labels: np.ndarray) -> tuple[np.nda
     assigned = as_labels(labels, len(probs), probs.shape[1], per="one per soft label")
     predicted = probs.argmax(axis=1).astype(np.int64)
     return predicted != assigned, predicted
+
+
+def relabel_fraction_warning(relabelled: int, total: int, limit: float = 0.25) -> str | None:
+    """A warning when purification relabels more than real datasets plausibly hold.
+
+    Label noise in curated ReID sets is a few percent (the paper injects up to 50% only in
+    controlled experiments); a much larger relabelled share means the scoring model did not
+    learn the identities (too few epochs, from scratch), not that the data is that noisy.
+    (Too many outliers are reported by :func:`outlier_fraction_warning`.)
+
+    Parameters
+    ----------
+    relabelled: samples relabelled.
+    total: training samples.
+    limit: largest plausible relabelled share.
+    """
+    if total <= 0 or relabelled / total <= limit:
+        return None
+    return (f"{relabelled / total:.0%} of the training set ({relabelled} of {total}) was relabelled, far more "
+            "than the label noise of real datasets (a few %): the scoring model is probably under-trained; "
+            "score with more epochs (--epochs / --score-epochs) or --weights, or pass --no-purify to prune only")

@@ -8,23 +8,15 @@ runs replay the same pixels whatever the device.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 
+from reidprune.train.config import AugmentConfig  # beside TrainConfig, so the config imports no torch
+
 MEAN = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
 STD = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
 ERASE_TRIES = 10  # attempts at an erasing box that fits, as in torchvision's RandomErasing
-
-
-@dataclass(frozen=True)
-class AugmentConfig:
-    flip: float = 0.5  # probability of a horizontal flip
-    pad: int = 10  # pixels of zero padding before the random crop back to size
-    erasing: float = 0.5  # probability of random erasing (Zhong et al. 2020)
-    erase_area: tuple[float, float] = (0.02, 0.4)
-    erase_ratio: tuple[float, float] = (0.3, 3.3)
 
 
 def step_generator(seed: int, epoch: int, step: int) -> torch.Generator:

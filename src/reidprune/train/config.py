@@ -1,14 +1,27 @@
-"""Training configuration: one dataclass, defaults from FastReID's bag of tricks."""
+"""Training configuration: one dataclass, defaults from FastReID's bag of tricks, the presets,
+and how the options a user gives (:class:`TrainChoices`) become a :class:`TrainConfig`.
+
+Imports no torch or numpy: the command line's ``--help`` reads the presets from here.
+"""
 from __future__ import annotations
 
 import dataclasses
 import math
 from dataclasses import dataclass, field
 
+from reidprune.data.layout_names import CLASSIFICATION_LAYOUTS
 from reidprune.errors import ReidPruneError
-from reidprune.train.augment import AugmentConfig
 
 MODES = ("reid", "classify")
+
+
+@dataclass(frozen=True)
+class AugmentConfig:
+    flip: float = 0.5  # probability of a horizontal flip
+    pad: int = 10  # pixels of zero padding before the random crop back to size
+    erasing: float = 0.5  # probability of random erasing (Zhong et al. 2020)
+    erase_area: tuple[float, float] = (0.02, 0.4)
+    erase_ratio: tuple[float, float] = (0.3, 3.3)
 
 
 @dataclass(frozen=True)
@@ -136,3 +149,86 @@ def cpu_quick_config(**changes) -> TrainConfig:
     base = TrainConfig(backbone="small", height=64, width=32, epochs=12, warmup_iters=0, lr=3e-3,
                        weight_decay=0.0, milestones=(), augment=AugmentConfig(pad=3))
     return base.replace(**changes)
+
+
+@dataclass(frozen=True)
+class TrainChoices:
+    """The training options a user gave (the CLI's training options); None = the preset's value.
+
+    Parameters
+    ----------
+    preset: one of :data:`PRESETS` (see :func:`preset_config`).
+    mode: ``"reid"`` or ``"classify"``; None = classify for :data:`CLASSIFICATION_LAYOUTS`, else the preset's.
+    backbone, epochs, batch_size, instances, lr: override the preset's.
+    pretrained: start from ImageNet weights; None = the preset's (off for the small CNN).
+    weights: a local backbone weight file (implies pretrained weights).
+    size: ``(height, width)`` of the input, or None for the preset's.
+    device, amp, compile, seed: as in :class:`TrainConfig` (``amp`` also sets ``channels_last``).
+    """
+
+    preset: str = "auto"
+    mode: str | None = None
+    backbone: str | None = None
+    pretrained: bool | None = None
+    weights: str | None = None
+    size: tuple[int, int] | None = None
+    epochs: int | None = None
+    batch_size: int | None = None
+    instances: int | None = None
+    lr: float | None = None
+    device: str = "auto"
+    amp: bool = True
+    compile: bool = False
+    seed: int = 0
+
+
+def config_from_choices(choices: TrainChoices, layout: str, scoring: bool) -> tuple[TrainConfig, str]:
+    """The :class:`TrainConfig` of ``choices`` on a dataset of ``layout``, and the resolved preset.
+
+    Parameters
+    ----------
+    choices: what the user gave; unset fields take the preset's values.
+    layout: the dataset's layout (canonical name); classification layouts default to classify mode.
+    scoring: the preset's short scoring run rather than its full training.
+    """
+    from reidprune.train.loop import resolve_device  # torch: only when a config is built
+
+    base, preset = preset_config(choices.preset, scoring, resolve_device(choices.device).type == "cuda")
+    mode = choices.mode or ("classify" if layout in CLASSIFICATION_LAYOUTS else base.mode)
+    changes = {"mode": mode, "device": choices.device, "amp": choices.amp, "channels_last": choices.amp,
+               "compile": choices.compile, "seed": choices.seed, "weights": choices.weights}
+    for name in ("pretrained", "backbone", "epochs", "batch_size", "instances", "lr"):
+        if getattr(choices, name) is not None:
+            changes[name] = getattr(choices, name)
+    if choices.pretrained is None and choices.weights is None and changes.get("backbone", base.backbone) == "small":
+        changes["pretrained"] = False  # the small CNN has no ImageNet weights
+    if choices.size is not None:
+        changes["height"], changes["width"] = choices.size
+    if mode == "classify" and base.mode != "classify":  # CIFAR / CUB: plain CE
+        changes.setdefault("label_smoothing", 0.0)
+    return base.replace(**changes), preset
+
+
+def preset_defaults() -> dict[str, str]:
+    """What each preset uses for the options whose default depends on it, as ``--help`` shows it."""
+    small, cpu, paper = (preset_config(name, True, False)[0] for name in ("small", "cpu", "paper"))
+    small_train, cpu_train, paper_train = (preset_config(name, False, False)[0] for name in ("small", "cpu", "paper"))
+
+    def per_preset(value) -> str:
+        return f"small preset: {value(small)}; cpu: {value(cpu)}; paper: {value(paper)}"
+
+    return {
+        "backbone": per_preset(lambda c: c.backbone),
+        "size": per_preset(lambda c: f"{c.height}x{c.width}"),
+        "epochs": f"score/run: {paper.epochs}; train: {small_train.epochs} small preset, {cpu_train.epochs} cpu, "
+                  f"{paper_train.epochs} paper",
+        "batch_size": str(small.batch_size),
+        "instances": str(small.instances),
+        "lr": per_preset(lambda c: _scientific(c.lr)),
+    }
+
+
+def _scientific(value: float) -> str:
+    """3e-3, 3.5e-4: how learning rates are written."""
+    mantissa, exponent = f"{value:e}".split("e")
+    return f"{mantissa.rstrip('0').rstrip('.')}e{int(exponent)}"

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from reidprune.data.layout_names import ALIASES as _ALIASES
 from reidprune.data.layouts.base import (
     CopyPlan, CopyRows, LoadedDataset, SkippedFilesWarning, dataset_root, list_subfolders,
 )
@@ -97,16 +98,6 @@ _CANONICAL = (
            "one folder per identity (<identity>/<images>), or train/, query/, gallery/ of those",
            plan_folders_copy, "folders"),
 )
-
-_ALIASES = {
-    "market1501": ("market", "market-1501", "duke", "dukemtmc", "dukemtmc-reid", "cuhk03",
-                   "cuhk03-np"),
-    "msmt17": ("msmt",),
-    "veri776": ("veri", "veri-776"),
-    "cifar100": ("cifar", "cifar-100"),
-    "cub200": ("cub", "cub-200-2011"),
-    "folders": ("imagefolder",),
-}
 
 SKIP_REASONS = {"junk": "junk image(s) (pid -1)",
                 "bad_name": "file(s) whose name does not match the pattern",

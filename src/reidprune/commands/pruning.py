@@ -1,0 +1,75 @@
+"""``score``, ``prune`` and ``run`` (both in one go)."""
+from __future__ import annotations
+
+import click
+
+from reidprune.commands.options import selection_options, stop_option, training_options
+from reidprune.console import FiniteFloatRange
+from reidprune.pipeline.options import METHODS, ScoreOptions, SelectOptions
+
+
+@click.command()
+@click.argument("data", type=click.Path(exists=True, file_okay=False))
+@click.option("--out", "-o", type=click.Path(file_okay=False), required=True, help="Output folder.")
+@click.option("--method", "-m", "methods", multiple=True, default=ScoreOptions.methods, show_default=True,
+              type=click.Choice([*METHODS, "all"]),
+              help="Scoring method(s); repeat the option for several (shared training runs are reused).")
+@click.option("--score-epochs", type=click.IntRange(1), default=None,
+              help="T: epochs our recorder accumulates and after which EL2N/GraNd are taken (paper: 12). "
+                   "[default: --epochs]")
+@click.option("--every", type=click.IntRange(1), default=ScoreOptions.every, show_default=True,
+              help="Accumulate logits every k-th epoch only (ablation; every=T is last epoch only).")
+@click.option("--models", type=click.IntRange(1), default=ScoreOptions.models, show_default=True,
+              help="Seeds for EL2N / GraNd.")
+@click.option("--folds", type=click.IntRange(2), default=ScoreOptions.folds, show_default=True,
+              help="K for confident learning.")
+@click.option("--ma-decay", type=FiniteFloatRange(0, 1, max_open=True), default=ScoreOptions.ma_decay,
+              show_default=True, help="Decay of the moving-average loss.")
+@click.option("--aum-flags/--no-aum-flags", default=ScoreOptions.aum_flags, show_default=True,
+              help="With aum: two extra runs with threshold samples to flag mislabels (pruning needs none).")
+@click.option("--recorder-topk", type=click.IntRange(0), default=ScoreOptions.recorder_topk, show_default=True,
+              help="0: exact recorder (N x C sums). K > 0: keep the top K classes per sample plus the rest's "
+                   "mass, N x (8K + 16) bytes, for N x C beyond memory.")
+@stop_option
+@training_options
+def score(data, out, **options):
+    """Score every training image of DATA; writes OUT/scores.npz.
+
+    Re-running the same command after an interruption resumes from OUT/checkpoints.
+    """
+    from reidprune.pipeline.score_folder import score_folder
+
+    score_folder(data, out, echo=click.echo, **options)
+
+
+@click.command()
+@click.argument("data", type=click.Path(exists=True, file_okay=False))
+@click.option("--scores", "scores_path", type=click.Path(dir_okay=False), required=True,
+              help="scores.npz written by `reidprune score`.")
+@click.option("--out", "-o", type=click.Path(file_okay=False), required=True, help="Output folder.")
+@click.option("--method", "-m", default=SelectOptions.method, show_default=True,
+              help="Which scored method ranks the images.")
+@click.option("--layout", default="auto", show_default=True, help="Dataset layout (see `score --help`).")
+@selection_options
+def prune(data, scores_path, out, **selection):
+    """Purify and prune DATA with scores from `reidprune score`; writes lists, manifest, summary."""
+    from reidprune.pipeline.prune_folder import prune_folder
+
+    prune_folder(data, scores_path, out, echo=click.echo, **selection)
+
+
+@click.command()
+@click.argument("data", type=click.Path(exists=True, file_okay=False))
+@click.option("--out", "-o", type=click.Path(file_okay=False), required=True, help="Output folder.")
+@click.option("--score-epochs", type=click.IntRange(1), default=None, help="T (paper: 12) [default: --epochs].")
+@selection_options
+@stop_option
+@training_options
+def run(data, out, **options):
+    """Score DATA with our method, then purify + prune + export, in one command."""
+    from reidprune.pipeline.run_folder import run_folder
+
+    run_folder(data, out, echo=click.echo, **options)
+
+
+COMMANDS = (score, prune, run)

@@ -1,0 +1,39 @@
+"""``train`` (train and evaluate a model) and ``evaluate`` (a saved model)."""
+from __future__ import annotations
+
+import click
+
+from reidprune.commands.options import training_options
+from reidprune.train.config import MODES, TrainConfig
+
+
+@click.command()
+@click.argument("data", type=click.Path(exists=True, file_okay=False))
+@click.option("--out", "-o", type=click.Path(file_okay=False), required=True,
+              help="Output folder (model.pt, metrics.json).")
+@click.option("--manifest", type=click.Path(dir_okay=False), default=None,
+              help="Train only on the rows a manifest keeps, with its corrected ids.")
+@training_options
+def train(data, out, **options):
+    """Train a ReID (or classification) model on DATA and evaluate it."""
+    from reidprune.pipeline.retrain import train_folder
+
+    train_folder(data, out, echo=click.echo, **options)
+
+
+@click.command()
+@click.argument("data", type=click.Path(exists=True, file_okay=False))
+@click.option("--model", "model_path", type=click.Path(exists=True, dir_okay=False), required=True,
+              help="model.pt written by `reidprune train`.")
+@click.option("--layout", default="auto", show_default=True, help="Dataset layout (see `score --help`).")
+@click.option("--mode", type=click.Choice(MODES), default=TrainConfig.mode, show_default=True)
+@click.option("--device", default=TrainConfig.device, show_default=True, help="auto, cpu, cuda or cuda:N.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
+def evaluate(data, model_path, quiet, **options):
+    """Evaluate a trained model on DATA's query/gallery (or test) split."""
+    from reidprune.pipeline.retrain import evaluate_folder
+
+    evaluate_folder(data, model_path, echo=click.echo, progress=not quiet, **options)
+
+
+COMMANDS = (train, evaluate)

@@ -1,0 +1,157 @@
+"""The options of the scoring and selection steps, as frozen dataclasses.
+
+:class:`ScoreOptions` (what :func:`~reidprune.pipeline.scoring.score_dataset` scores and how)
+and :class:`SelectOptions` (how :func:`~reidprune.pipeline.selecting.decide` turns scores into
+a selection). Imports no torch or numpy: the command line's ``--help`` shows their defaults.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Callable
+
+from reidprune import __version__
+from reidprune.errors import ReidPruneError
+from reidprune.run_key import run_key
+from reidprune.train.config import TrainConfig
+
+if TYPE_CHECKING:
+    from reidprune.pipeline.stopping import StopRule
+
+#: How a step prints: ``echo(text)`` a result line, ``echo(text, err=True)`` a progress note
+#: (``click.echo`` fits).
+Echo = Callable[..., None]
+
+MAIN_RUN = ("entropy", "entropy_knn", "forgetting", "aum", "ma_loss", "prototypes")
+CE_RUNS = ("el2n", "grand")
+STOP_MODES = ("auto", "fixed")
+METHODS = ("entropy", "entropy_knn", "random", "el2n", "grand", "forgetting", "prototypes", "ma_loss", "aum", "confident")
+
+
+def _default_stop_rule() -> StopRule:
+    from reidprune.pipeline.stopping import StopRule  # numpy and torch: only when options are built
+
+    return StopRule()
+
+
+@dataclass(frozen=True)
+class ScoreOptions:
+    """What to score and how.
+
+    Parameters
+    ----------
+    methods: names from :data:`METHODS`.
+    train: the main run's training configuration (``train.epochs`` = its length).
+    score_epochs: T, the epochs our recorder accumulates and after which EL2N / GraNd are
+        evaluated (paper: 12). ``None`` = ``train.epochs``.
+    every: accumulate logits every k-th epoch only (paper ablation; 1 = every epoch).
+    models: seeds averaged for EL2N and GraNd ("EL2N (20 models)" = 20).
+    folds: K of the K-fold cross-validation behind confident learning.
+    ma_decay: decay of the moving-average loss.
+    aum_flags: with ``aum``, also run the two threshold-sample runs that flag mislabels
+        (pruning by AUM needs only the margins of the main run).
+    seed: seed of the random score and of the tie-breaking in forgetting.
+    stop: ``"fixed"`` records exactly T epochs (the paper); ``"auto"`` stops the recorder (and
+        the main run, when it is T epochs long) at the first epoch where the ranking is stable
+        or the model starts memorising the given labels, T being the cap (see
+        :mod:`reidprune.pipeline.stopping`). Per-epoch diagnostics are recorded either way.
+    stop_rule: the thresholds of the ``"auto"`` stop.
+    knn_k, knn_weight: ``entropy_knn`` (beyond the paper): the soft label mixed with the vote of
+        each sample's ``knn_k`` nearest neighbours in the scoring model's BNNeck embedding,
+        ``(1 - knn_weight) * soft + knn_weight * vote`` (see :mod:`reidprune.scores.neighbours`).
+    recorder_topk: 0 = the exact recorder (N x C sums); K > 0 = the top-K recorder
+        (:class:`~reidprune.dynamics.topk.TopKLogitRecorder`, N x (8K + 16) bytes) for N x C
+        beyond memory. The scores then keep K mean logits per sample, not all C.
+    """
+
+    methods: tuple[str, ...] = ("entropy",)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    score_epochs: int | None = None
+    every: int = 1
+    models: int = 1
+    folds: int = 5
+    ma_decay: float = 0.9
+    aum_flags: bool = True
+    seed: int = 0
+    stop: str = "fixed"
+    stop_rule: StopRule = field(default_factory=_default_stop_rule)
+    knn_k: int | None = None  # None: half the median number of images per identity
+    knn_weight: float = 0.3
+    recorder_topk: int = 0
+
+    def __post_init__(self):
+        if self.stop not in STOP_MODES:
+            raise ReidPruneError(f"stop must be 'fixed' or 'auto', got {self.stop!r}")
+        unknown = [m for m in self.methods if m not in METHODS]
+        if unknown or not self.methods:
+            raise ReidPruneError(f"unknown method(s) {unknown}; choose from {', '.join(METHODS)}")
+        if self.score_epochs is not None and not 1 <= self.score_epochs <= self.train.epochs \
+                and any(m in MAIN_RUN for m in self.methods):
+            raise ReidPruneError(
+                f"--score-epochs {self.score_epochs} must lie in 1..{self.train.epochs} (the main run's --epochs)")
+        if "entropy" in self.methods and self.every > self.T:
+            raise ReidPruneError(
+                f"--every {self.every} records no epoch of the {self.T}-epoch accumulation window "
+                f"(--score-epochs, default --epochs); use --every {self.T} or less, or more epochs")
+        if self.recorder_topk and (self.stop == "auto" or "entropy_knn" in self.methods):
+            raise ReidPruneError("the top-k recorder (--recorder-topk) keeps no full soft labels: it works with "
+                                 "--stop fixed and without entropy_knn")
+        if self.recorder_topk < 0:
+            raise ReidPruneError(f"recorder_topk must be 0 (exact) or a number of classes K > 0, got "
+                                 f"{self.recorder_topk}")
+        if self.models < 1 or self.folds < 2:
+            raise ReidPruneError(f"need models >= 1 and folds >= 2, got {self.models} and {self.folds}")
+
+    @property
+    def T(self) -> int:
+        return self.score_epochs or self.train.epochs
+
+    def key(self, fingerprint: str, run: str) -> str:
+        """The checkpoint key of one training run of these options on a training set."""
+        return run_key([fingerprint, run, asdict(self), __version__])
+
+
+@dataclass(frozen=True)
+class SelectOptions:
+    """How to turn scores into a selection.
+
+    Parameters
+    ----------
+    method: which scored method ranks the samples (``entropy`` = ours).
+    fraction / count: how many samples to remove in total (outliers included); give one.
+    purify: remove outliers and relabel mislabeled samples (the paper's full pipeline) with the
+        soft labels of ``method`` when it has them (``entropy_knn``), else of ``entropy``.
+    delta: outlier threshold on max(soft label) (paper: 0.10).
+    delta_relative: read ``delta`` as a multiple of chance 1/C instead.
+    min_per_identity: never prune an identity below this many images.
+    class_balance: Sorscher et al.'s class-balancing ratio (paper: 0.5 for prototypes).
+    max_outlier_fraction: refuse to go on when more than this share of the set is flagged as
+        outliers (flat soft labels of an under-trained scoring model); 1.0 accepts anything.
+    decisions: a reviewer's decisions file (``reidprune review``'s ``review.sqlite``) applied
+        after selection; see :mod:`reidprune.select.decisions`.
+    """
+
+    method: str = "entropy"
+    fraction: float | None = 0.3
+    count: int | None = None
+    purify: bool = True
+    delta: float = 0.10
+    delta_relative: bool = False
+    min_per_identity: int = 0
+    class_balance: float = 0.0
+    max_outlier_fraction: float = 0.2
+    seed: int = 0
+    decisions: str | None = None
+
+
+def removal_fraction(fraction: float | None, count: int | None) -> float | None:
+    """The fraction to remove: ``fraction`` as given, :class:`SelectOptions`' default when neither
+    a fraction nor a count is given, None when only ``count`` is.
+
+    Parameters
+    ----------
+    fraction: share of the training set to remove (``--fraction``), or None.
+    count: number of images to remove (``--count``), or None.
+    """
+    if fraction is not None and count is not None:
+        raise ReidPruneError("give either --fraction or --count, not both")
+    return SelectOptions.fraction if fraction is None and count is None else fraction

@@ -1,0 +1,50 @@
+"""``reidprune run``: score a dataset folder with our method, then purify + prune + export, in one go."""
+from __future__ import annotations
+
+from functools import partial
+from pathlib import Path
+
+from reidprune.errors import ReidPruneError
+from reidprune.pipeline.checks import check_selection_setup, output_lock
+from reidprune.pipeline.options import Echo, removal_fraction
+from reidprune.pipeline.prune_folder import prune_scored
+from reidprune.pipeline.score_folder import score_into
+from reidprune.pipeline.selecting import Decision
+from reidprune.train.config import TrainChoices
+
+METHOD = "entropy"  # ours: the soft labels' entropy, which also purifies
+
+
+def run_folder(data: str | Path, out: str | Path, train: TrainChoices, *, echo: Echo, score_epochs: int | None = None,
+               stop: str | None = None, layout: str = "auto", skip_bad_images: bool = False, progress: bool = True,
+               **selection) -> Decision:
+    """Score ``data`` into ``out`` and prune with the scores, holding ``out``'s lock throughout.
+
+    The selection options are checked against the dataset before any training; a selection that
+    fails after scoring says how to reuse the saved scores with ``reidprune prune``.
+
+    Parameters
+    ----------
+    data, out: the dataset folder and the output folder.
+    train: the training options given (the scoring run's).
+    echo: prints results and notes.
+    score_epochs, stop: the scoring run's T and stop rule (see ``score_into``).
+    layout, skip_bad_images, progress: how the dataset is read.
+    selection: :func:`~reidprune.pipeline.prune_folder.prune_scored`'s options (``fraction``,
+        ``count``, ``delta``, ``materialize``, ...).
+    """
+    fraction, count = removal_fraction(selection.get("fraction"), selection.get("count")), selection.get("count")
+    before_training = partial(check_selection_setup, fraction=fraction, count=count,
+                              materialize=selection.get("materialize"), out=out)
+    with output_lock(out):
+        scored = score_into(data, out, train, echo=echo, methods=(METHOD,), score_epochs=score_epochs, stop=stop,
+                            layout=layout, skip_bad_images=skip_bad_images, progress=progress,
+                            before_training=before_training)
+        try:
+            return prune_scored(scored.table, scored.train, scored.scores, out, METHOD, echo=echo,
+                                skipped=scored.scores.info.get("skipped_files"), **selection)
+        except ReidPruneError as exc:
+            saved = Path(out) / "scores.npz"
+            raise ReidPruneError(
+                f"{exc}. The scores were saved to {saved}: fix the selection options and reuse them with "
+                f"`reidprune prune {data} --scores {saved} --out {out} ...` (no new training)") from None

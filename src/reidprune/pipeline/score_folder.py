@@ -1,0 +1,121 @@
+"""``reidprune score``: score every training image of a dataset folder into ``OUT/scores.npz``.
+
+Loads the folder, builds the training configuration from the preset and the options given,
+fails early on what can be checked before training, scores, then writes the scores and prints
+what each method cost.
+"""
+from __future__ import annotations
+
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from reidprune.data.layouts import load_counted
+from reidprune.data.table import SampleTable
+from reidprune.models.weights import resolve_weights
+from reidprune.pipeline.checks import check_input_size, output_lock
+from reidprune.pipeline.loading import load_training_images
+from reidprune.pipeline.options import METHODS, Echo, ScoreOptions
+from reidprune.pipeline.scoring import score_dataset
+from reidprune.scores.store import ScoreSet
+from reidprune.train import distributed
+from reidprune.train.config import PRESET_DELTA, TrainChoices, config_from_choices
+
+
+@dataclass
+class ScoredFolder:
+    """What scoring a folder produced (``run`` prunes with it)."""
+
+    table: SampleTable  # the whole dataset
+    train: SampleTable  # the training rows scored (readable ones)
+    images: object  # their uint8 images
+    scores: ScoreSet
+
+
+def score_folder(data: str | Path, out: str | Path, train: TrainChoices, *, echo: Echo, **options) -> ScoredFolder:
+    """Score ``data`` into ``out/scores.npz`` while holding ``out``'s lock (see :func:`score_into`)."""
+    with output_lock(out):
+        return score_into(data, out, train, echo=echo, **options)
+
+
+def score_into(data: str | Path, out: str | Path, train: TrainChoices, *, echo: Echo,
+               methods: tuple[str, ...] = ScoreOptions.methods, stop: str | None = None, layout: str = "auto",
+               skip_bad_images: bool = False, progress: bool = True,
+               before_training: Callable[[SampleTable], None] | None = None, **score_fields) -> ScoredFolder:
+    """Score every training image of ``data``; writes ``out/scores.npz`` (resumes from ``out/checkpoints``).
+
+    Parameters
+    ----------
+    data: the dataset folder.
+    out: the output folder (created; the caller holds its lock).
+    train: the training options given; the preset fills the rest.
+    echo: prints results and progress notes (see :data:`Echo`).
+    methods: method names, ``"all"`` for every one of :data:`~reidprune.pipeline.options.METHODS`.
+    stop: ``"auto"`` / ``"fixed"``; None = auto for pretrained models (exact recorder), else fixed.
+    layout: the dataset layout, ``"auto"`` to detect it.
+    skip_bad_images: leave unreadable images out (counted) instead of stopping.
+    progress: show progress bars.
+    before_training: called with the dataset table before any training (checks of later steps).
+    score_fields: the other :class:`~reidprune.pipeline.options.ScoreOptions` fields
+        (``score_epochs``, ``every``, ``models``, ``folds``, ``ma_decay``, ``aum_flags``, ``recorder_topk``).
+    """
+    distributed.init_from_env()  # under torchrun: join the other ranks
+    table, skipped = load_counted(data, layout)
+    config, preset = config_from_choices(train, table.layout, scoring=True)
+    check_input_size(config.backbone, config.height, config.width)
+    methods = METHODS if "all" in methods else tuple(dict.fromkeys(methods))
+    if stop is None:  # pretrained models need a stop; from scratch (or top-k) the paper's fixed T
+        stop = "auto" if (config.pretrained or config.weights) and not score_fields.get("recorder_topk") else "fixed"
+    options = ScoreOptions(methods=methods, train=config, seed=train.seed, stop=stop, **score_fields)
+    out = Path(out)
+    if before_training is not None:
+        before_training(table)
+    _, weights = resolve_weights(config.backbone, config.weights, config.pretrained)  # fails before any work
+    echo(f"weights: {weights.describe()}", err=True)
+    rows, images, skipped["unreadable"] = load_training_images(table, (config.height, config.width),
+                                                               skip_bad_images, progress)
+    echo(f"scoring {len(rows)} images of {rows.num_classes} identities with {', '.join(methods)} "
+         f"({preset} preset: {config.backbone} at {config.height}x{config.width}, {config.epochs} epochs, "
+         f"{config.mode} mode)", err=True)
+    began = time.perf_counter()
+    scores = score_dataset(rows, images, options, workdir=out / "checkpoints", progress=progress)
+    scores.info.update({"dataset": str(table.root), "layout": table.layout, "preset": preset,
+                        "delta": PRESET_DELTA.get(preset, 0.10),
+                        "seconds": time.perf_counter() - began,
+                        "skipped_files": {k: v for k, v in skipped.items() if v}})
+    scored = ScoredFolder(table, rows, images, scores)
+    if not distributed.is_main():  # every rank holds the same scores; rank 0 writes them
+        return scored
+    scores.save(out / "scores.npz")
+    shutil.rmtree(out / "checkpoints", ignore_errors=True)
+    echo(format_costs(scores))
+    if "entropy" in scores.methods:
+        echo(format_diagnostics(scores["entropy"].params))
+    echo(f"scores written to {out / 'scores.npz'}")
+    return scored
+
+
+def format_diagnostics(params: dict) -> str:
+    """The entropy run's per-epoch diagnostics and where its soft labels stopped, as a table."""
+    lines = [f"{'epoch':>5} {'train acc':>9} {'flagged':>8} {'argmax chg':>10} {'spearman':>8}"]
+    for d in params.get("diagnostics", []):
+        chg = "" if d["argmax_changed"] is None else f"{d['argmax_changed']:.4f}"
+        rho = "" if d["spearman"] is None else f"{d['spearman']:.4f}"
+        lines.append(f"{d['epoch']:>5} {d['train_accuracy']:>9.3f} {d['flagged']:>8.3f} {chg:>10} {rho:>8}")
+    saved = f", {params['epochs_saved']} of {params['cap']} epochs saved" if params.get("epochs_saved") else ""
+    lines.append(f"soft labels from epochs 1-{params.get('stopped_at')} ({params.get('stop_reason')}{saved})")
+    return "\n".join(lines)
+
+
+def format_costs(scores: ScoreSet) -> str:
+    """What each method's training runs cost (epochs, runs, seconds), as a table."""
+    lines = [f"{'method':<12} {'epochs':>8} {'runs':>5} {'seconds':>9}"]
+    for name, m in scores.methods.items():
+        rows = [(name, m.cost)] + ([("aum flags", m.cost["threshold_runs"])] if "threshold_runs" in m.cost else [])
+        for label, cost in rows:
+            lines.append(f"{label:<12} {cost.get('epochs', 0):>8g} {cost.get('runs', 0):>5} "
+                         f"{cost.get('seconds', 0.0):>9.1f}")
+    lines.append("(methods sharing a run show that run's cost; each run is paid once)")
+    return "\n".join(lines)

@@ -1,0 +1,51 @@
+"""The step options the commands build: hand-computed keys, amounts and thresholds."""
+import hashlib
+import json
+from dataclasses import asdict
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from reidprune import __version__
+from reidprune.errors import ReidPruneError
+from reidprune.pipeline.options import ScoreOptions, SelectOptions, removal_fraction
+from reidprune.pipeline.prune_folder import selection_options
+from reidprune.run_key import run_key
+
+
+def test_score_options_key_is_the_sha256_of_its_parts():
+    options = ScoreOptions(methods=("entropy", "random"), every=2)
+    blob = json.dumps(["fp", "main", asdict(options), __version__], sort_keys=True, default=str)
+    assert options.key("fp", "main") == hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def test_run_key_hashes_arrays_by_dtype_shape_and_values():
+    labels = np.array([0, 1, 2])
+    assert run_key(["a", labels]) == run_key(["a", labels.copy()])
+    assert run_key(["a", labels]) != run_key(["a", np.array([0, 1, 3])])
+    assert run_key(["a", labels]) != run_key(["a", labels.astype(np.int32)])
+    assert run_key(["a", labels]) != run_key(["a", labels.reshape(3, 1)])
+    assert run_key({"b": 1, "a": 2}) == run_key({"a": 2, "b": 1}) and len(run_key([])) == 16
+
+
+@pytest.mark.parametrize("fraction, count, expected", [(None, None, 0.3), (0.2, None, 0.2), (None, 5, None)])
+def test_removal_fraction(fraction, count, expected):
+    assert removal_fraction(fraction, count) == expected
+    assert SelectOptions.fraction == 0.3
+
+
+def test_removal_fraction_refuses_both():
+    with pytest.raises(ReidPruneError, match="either --fraction or --count, not both"):
+        removal_fraction(0.2, 5)
+
+
+def test_selection_options_take_delta_from_the_scoring_preset():
+    cpu_scores = SimpleNamespace(info={"delta": 0.03})
+    options = selection_options("entropy", cpu_scores, count=5, min_per_identity=2)
+    assert (options.delta, options.delta_relative, options.fraction, options.count) == (0.03, False, None, 5)
+    assert options.min_per_identity == 2
+    assert selection_options("entropy", cpu_scores, delta=0.2).delta == 0.2
+    chance = selection_options("entropy", cpu_scores, delta=0.2, delta_chance=2.0)
+    assert (chance.delta, chance.delta_relative, chance.fraction) == (2.0, True, 0.3)
+    assert selection_options("el2n", SimpleNamespace(info={})).delta == SelectOptions.delta == 0.10

@@ -1,0 +1,32 @@
+"""How the training options a user gives become a TrainConfig (the presets fill the rest)."""
+from reidprune.train.config import TrainChoices, config_from_choices, cpu_quick_config, cpu_scoring_config
+
+
+def test_small_preset_scoring_run_on_market():
+    config, preset = config_from_choices(TrainChoices(preset="small", device="cpu", seed=3), "market1501", True)
+    assert preset == "small"
+    assert config == cpu_quick_config(device="cpu", seed=3, pretrained=False)
+    assert (config.backbone, config.height, config.width, config.epochs, config.mode) == ("small", 64, 32, 12, "reid")
+
+
+def test_small_preset_full_training_is_30_epochs_and_options_override_it():
+    choices = TrainChoices(preset="small", device="cpu", size=(32, 16), lr=1e-3, epochs=2, amp=False)
+    config, _ = config_from_choices(choices, "market1501", False)
+    assert (config.height, config.width, config.lr, config.epochs) == (32, 16, 1e-3, 2)
+    assert not config.amp and not config.channels_last
+    assert config_from_choices(TrainChoices(preset="small", device="cpu"), "market1501", False)[0].epochs == 30
+
+
+def test_classification_layouts_train_with_plain_cross_entropy():
+    config, _ = config_from_choices(TrainChoices(preset="small", device="cpu"), "cifar100", True)
+    assert (config.mode, config.label_smoothing) == ("classify", 0.0)
+    reid, _ = config_from_choices(TrainChoices(preset="small", device="cpu", mode="reid"), "cub200", True)
+    assert (reid.mode, reid.label_smoothing) == ("reid", 0.1)
+
+
+def test_auto_preset_on_the_cpu_is_the_cpu_preset():
+    config, preset = config_from_choices(TrainChoices(device="cpu"), "market1501", True)
+    assert preset == "cpu"
+    assert config == cpu_scoring_config(device="cpu")  # pretrained MobileNetV2 at 128x64, classify mode
+    weights, _ = config_from_choices(TrainChoices(device="cpu", backbone="small", weights="w.pt"), "market1501", True)
+    assert weights.pretrained and weights.weights == "w.pt"  # a weight file keeps pretrained on
