@@ -214,7 +214,7 @@ def synth(out, train_ids, test_ids, images_per_id, cameras, mislabel_rate, outli
               help="With aum: two extra runs with threshold samples to flag mislabels (pruning needs none).")
 @click.option("--recorder-topk", type=click.IntRange(0), default=0, show_default=True,
               help="0: exact recorder (N x C sums). K > 0: keep the top K classes per sample plus the rest's "
-                   "mass, N x (8K + 16) bytes, for N x C beyond memory.")
+                   "mass, N x (8K + 40) bytes, for N x C beyond memory.")
 @stop_option
 @training_options
 def score(data, out, methods, score_epochs, every, models, folds, ma_decay, aum_flags, recorder_topk, stop,
