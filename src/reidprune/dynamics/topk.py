@@ -7,8 +7,8 @@ sample's recorded logits; this recorder keeps per sample, in ``O(k)`` memory:
 * **k slots**: class index and running logit sum of the classes with the largest sums (the
   soft label's head), plus the given label's class whenever ``update`` receives labels (so the
   mislabel flag ``argmax != label`` compares two exactly tracked classes). A slot's sum is
-  exact from the visit its class entered; its visits before that are estimated 3/4 of the
-  way from the rest's mean sum (the typical class outside) to the ``ceiling``, the sum over
+  exact from the visit its class entered; its visits before that are estimated halfway
+  from the rest's mean sum (the typical class outside) to the ``ceiling``, the sum over
   visits of the largest logit outside the slots (a bound for what the class had then); the
   same estimate decides whether a class enters, so a class that rises late gets in. With one
   class outside (``k = C - 1``) the rest's mean is that class's exact past.
@@ -47,7 +47,7 @@ import torch
 from reidprune.dynamics.base import EpochWindow, check_batch
 from reidprune.errors import ReidPruneError
 
-CEILING_WEIGHT = 0.75  # past of an entering class: 3/4 of the way from the rest's mean to its bound
+CEILING_WEIGHT = 0.5  # past of an entering class: halfway from the rest's mean to its bound
 PROBES = 2  # probe classes per sample (pooled over samples: the noise share of the spread)
 _STATE = ("index", "sums", "total", "ceiling", "gap", "spread", "probe_sums", "probe_squares", "counts")
 
