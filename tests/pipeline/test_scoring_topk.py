@@ -16,7 +16,6 @@ from resume_job import tiny_world  # noqa: E402
 CONFIG = cpu_quick_config(epochs=2, batch_size=16, height=32, width=16)
 
 
-
 def test_topk_with_all_but_one_class_reproduces_the_exact_scores():
     # With k = C - 1 the remainder is a single class, whose log-mean-exp is its logit: the
     # sparse soft label is the exact one, so every score and flag must agree.

@@ -199,7 +199,8 @@ class TopKLogitRecorder:
         """The rows' new slots (class index, running sum) after adding ``batch`` (B x C sums).
 
         Candidates are this visit's k best classes outside the slots (and the label); a
-        candidate's past is estimated by the row's ``ceiling``; the k best sums stay (the
+        candidate's past is estimated halfway between the rest's mean sum and the row's
+        ``ceiling`` (exactly the rest's when one class is outside); the k best sums stay (the
         label's class always)."""
         index = self.index[ids].long()
         filled = index >= 0  # a row's slots are all empty (never visited) or all filled
