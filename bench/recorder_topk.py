@@ -57,7 +57,7 @@ def train_and_record(recorders, num_samples, num_classes, dim, epochs, lr, seed)
             optimiser.step()
             for i, recorder in enumerate(recorders):
                 began = time.process_time()
-                recorder.update(ids, logits)
+                recorder.update(ids, logits, labels[ids])
                 seconds[i] += time.process_time() - began
         for recorder in recorders:
             recorder.end_epoch()
@@ -107,7 +107,8 @@ def main(argv=None) -> None:
                                    "mean_entropy_bits": float(entropy.mean())}, "topk": []}
         for k, recorder, spent in zip(args.k, sparse, seconds[1:]):
             summary = recorder.summary()
-            e, t, p = sparse_soft_label_stats(summary.index, summary.mean, summary.rest_logit, c)
+            e, t, p = sparse_soft_label_stats(summary.index, summary.mean, summary.rest_logit, c,
+                                              summary.rest_spread)
             run["topk"].append({
                 "k": k, "memory_bytes": topk_memory_bytes(n, k), "update_cpu_seconds": round(spent, 2),
                 "entropy_spearman": spearman(e, entropy),
@@ -122,7 +123,7 @@ def main(argv=None) -> None:
     result = {"benchmark": "recorder_topk", "version": __version__,
               "shape": {"samples": n, "classes": c, "dim": args.dim, "epochs": args.epochs},
               "delta_chance": args.delta_chance, "runs": runs,
-              "memory_formula": "exact: N x C x 4 + N x 8 bytes; top-k: N x (8 k + 16) bytes",
+              "memory_formula": "exact: N x C x 4 + N x 8 bytes; top-k: N x (8 k + 40) bytes",
               "machine": {"platform": platform.platform(), "python": sys.version.split()[0],
                           "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
                           "cpu_count": os.cpu_count(), "note": "CPU shared with other jobs"},

@@ -16,8 +16,6 @@ from resume_job import tiny_world  # noqa: E402
 CONFIG = cpu_quick_config(epochs=2, batch_size=16, height=32, width=16)
 
 
-@pytest.mark.xfail(strict=False, reason="issue 11 open: with k = C - 1 the entropy still differs by ~3e-3 when "
-                   "the left-out class changes between visits; the top-k recorder is not yet verified")
 def test_topk_with_all_but_one_class_reproduces_the_exact_scores():
     # With k = C - 1 the remainder is a single class, whose log-mean-exp is its logit: the
     # sparse soft label is the exact one, so every score and flag must agree.

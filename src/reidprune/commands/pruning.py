@@ -29,7 +29,7 @@ from reidprune.pipeline.options import METHODS, ScoreOptions, SelectOptions
               help="With aum: two extra runs with threshold samples to flag mislabels (pruning needs none).")
 @click.option("--recorder-topk", type=click.IntRange(0), default=ScoreOptions.recorder_topk, show_default=True,
               help="0: exact recorder (N x C sums). K > 0: keep the top K classes per sample plus the rest's "
-                   "mass, N x (8K + 16) bytes, for N x C beyond memory.")
+                   "mass, N x (8K + 40) bytes, for N x C beyond memory.")
 @stop_option
 @training_options
 def score(data, out, **options):

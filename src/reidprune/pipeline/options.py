@@ -59,7 +59,7 @@ class ScoreOptions:
         each sample's ``knn_k`` nearest neighbours in the scoring model's BNNeck embedding,
         ``(1 - knn_weight) * soft + knn_weight * vote`` (see :mod:`reidprune.scores.neighbours`).
     recorder_topk: 0 = the exact recorder (N x C sums); K > 0 = the top-K recorder
-        (:class:`~reidprune.dynamics.topk.TopKLogitRecorder`, N x (8K + 16) bytes) for N x C
+        (:class:`~reidprune.dynamics.topk.TopKLogitRecorder`, N x (8K + 40) bytes) for N x C
         beyond memory. The scores then keep K mean logits per sample, not all C.
     """
 

@@ -235,14 +235,15 @@ def _sparse_entropy_result(recorder: TopKLogitRecorder, T: int, every: int, cost
     recorded = sparse.visits > 0
     entropy, top, predicted = sparse_soft_label_stats(
         sparse.index, np.where(recorded[:, None], sparse.mean, 0.0), np.where(recorded, sparse.rest_logit, 0.0),
-        sparse.num_classes)
+        sparse.num_classes, np.where(recorded, sparse.rest_spread, 0.0))
     if not recorded.all():
         entropy[~recorded] = entropy[recorded].max() + 1.0
     return MethodScores(
         "entropy", entropy, {"score_epochs": T, "every": every, "unrecorded": int((~recorded).sum()),
                              "recorder_topk": recorder.k}, cost,
         {"topk_index": sparse.index.astype(np.int32), "topk_mean_logits": sparse.mean.astype(np.float32),
-         "rest_logit": sparse.rest_logit, "predicted": np.where(recorded, predicted, labels),
+         "rest_logit": sparse.rest_logit, "rest_spread": sparse.rest_spread,
+         "predicted": np.where(recorded, predicted, labels),
          "max_score": np.where(recorded, top, np.nan), "visits": sparse.visits})
 
 

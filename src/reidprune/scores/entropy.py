@@ -128,13 +128,18 @@ validate_soft_labels = as_probabilities
 
 
 def sparse_soft_label_stats(index: np.ndarray, mean_logits: np.ndarray, rest_logit: np.ndarray,
-                            num_classes: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Entropy, max score and argmax of soft labels given by k classes plus a uniform rest.
+                            num_classes: int, rest_spread: np.ndarray | None = None
+                            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Entropy, max score and argmax of soft labels given by k classes plus a modelled rest.
 
     The soft label is the softmax over C classes whose mean logits are ``mean_logits`` for
-    the k classes in ``index`` and ``rest_logit`` for each of the other ``C - k`` (as kept by
-    :class:`reidprune.dynamics.topk.TopKLogitRecorder`). With ``k = C`` it is
-    :func:`entropy_scores`, :func:`max_scores` and :func:`predicted_labels` of the full softmax.
+    the k classes in ``index``; the other ``R = C - k`` classes (as kept by
+    :class:`reidprune.dynamics.topk.TopKLogitRecorder`) are given by their log-mean-exp
+    ``rest_logit`` (their softmax mass is ``R exp(rest_logit)``) and ``rest_spread`` ``g``:
+    with mean logit ``mu`` and a Gaussian spread of variance ``s^2``, ``rest_logit = mu + s^2/2``
+    and the rest's softmax-weighted mean logit is ``mu + s^2 = rest_logit + g``, ``g = s^2/2``.
+    ``g = 0``: R equal logits. With ``k = C`` it is :func:`entropy_scores`,
+    :func:`max_scores` and :func:`predicted_labels` of the full softmax.
 
     Parameters
     ----------
@@ -143,9 +148,11 @@ def sparse_soft_label_stats(index: np.ndarray, mean_logits: np.ndarray, rest_log
     mean_logits:
         ``(N, k)`` finite mean logits of those classes.
     rest_logit:
-        ``(N,)`` logit of each remaining class (ignored when ``k = C``); finite.
+        ``(N,)`` log-mean-exp of the remaining classes' logits (ignored when ``k = C``); finite.
     num_classes:
         C.
+    rest_spread:
+        ``(N,)`` ``g >= 0`` as above; default 0 (every remaining class at ``rest_logit``).
 
     Returns
     -------
@@ -157,14 +164,17 @@ def sparse_soft_label_stats(index: np.ndarray, mean_logits: np.ndarray, rest_log
     index = np.asarray(index)
     mean = as_matrix(mean_logits, "sparse mean logits")
     rest = np.asarray(rest_logit, dtype=np.float64)
-    if index.shape != mean.shape or rest.shape != (len(mean),):
+    spread = np.zeros(len(mean)) if rest_spread is None else np.asarray(rest_spread, dtype=np.float64)
+    if index.shape != mean.shape or rest.shape != (len(mean),) or spread.shape != (len(mean),):
         raise ReidPruneError(f"sparse soft labels need index and mean logits of one shape (N, k) and a rest "
-                             f"logit of shape (N,), got {index.shape}, {mean.shape} and {rest.shape}")
+                             f"logit and spread of shape (N,), got {index.shape}, {mean.shape}, {rest.shape} "
+                             f"and {spread.shape}")
     num_rest = num_classes - mean.shape[1]
     if num_rest < 0:
         raise ReidPruneError(f"{mean.shape[1]} slots for only {num_classes} classes")
-    if num_rest and not np.isfinite(rest).all():
-        raise ReidPruneError("rest logits must be finite; check the training run that recorded them")
+    if num_rest and not (np.isfinite(rest).all() and np.isfinite(spread).all() and (spread >= 0).all()):
+        raise ReidPruneError("rest logits must be finite and rest spreads finite and >= 0; check the "
+                             "training run that recorded them")
     top = mean.max(axis=1)
     shift = np.maximum(top, rest) if num_rest else top
     head = np.exp(mean - shift[:, None])
@@ -172,7 +182,7 @@ def sparse_soft_label_stats(index: np.ndarray, mean_logits: np.ndarray, rest_log
     log_total = np.log(head.sum(axis=1) + tail)  # log Z - shift
     # H = log Z - sum_j p_j z_j, in the shifted frame, converted to bits.
     expected_logit = ((head * (mean - shift[:, None])).sum(axis=1)
-                      + (tail * (rest - shift) if num_rest else 0.0)) / np.exp(log_total)
+                      + (tail * (rest + spread - shift) if num_rest else 0.0)) / np.exp(log_total)
     entropy = np.maximum((log_total - expected_logit) / np.log(2.0), 0.0)
     max_score = np.exp(top - shift - log_total)
     if num_rest:
