@@ -3,17 +3,15 @@
 # each cell one retraining on the pruned set, results in $OUT/sweep.sqlite, figures + tables beside it.
 # Re-running the same command resumes: finished cells are skipped, cached scores reused.
 #
-#   bench/cuhk03_sweep.sh                                   # CPU preset: small CNN from scratch at 64x32
-#   BACKBONE=mobilenetv2 PRETRAINED=1 SIZE=256x128 DEVICE=cuda OUT=bench/results/cuhk03_sweep_gpu bench/cuhk03_sweep.sh
+#   bench/cuhk03_sweep.sh                                   # the cpu preset: ImageNet MobileNetV2 at 128x64
+#   PRESET=paper DEVICE=cuda OUT=bench/results/cuhk03_sweep_gpu bench/cuhk03_sweep.sh   # ResNet-50 at 256x128
+#   BACKBONE=mobilenetv2 SIZE=256x128 DEVICE=cuda OUT=bench/results/cuhk03_sweep_gpu bench/cuhk03_sweep.sh
 #   bench/cuhk03_sweep.sh --seeds 0,1,2,3 --method el2n:20  # extra options go to `reidprune sweep`
 #
-# Environment (defaults = the CPU preset): DATA (../shared/data/cuhk03), OUT (bench/results/cuhk03_sweep),
-# BACKBONE (small), PRETRAINED (empty = from scratch; 1 = --pretrained), WEIGHTS (a local weight file),
-# SIZE (64x32), EPOCHS (12: the scoring run, T = 12), RETRAIN_EPOCHS (30; the paper trains 120),
-# PRESET (cpu; paper = FastReID's schedule), DEVICE (auto), GRID (bench/cuhk03_grid.toml), PYTHON,
-# DELTA_CHANCE (empty = the grid's absolute delta 0.1; K = outliers at max(soft label) <= K / C: a small CNN
-# from scratch has flat soft labels, 85% of CUHK03 under 0.1, so its +purify cells are skipped, reported
-# as "not done", unless K is given).
+# Environment (empty = the preset's value): DATA (../shared/data/cuhk03), OUT (bench/results/cuhk03_sweep),
+# PRESET (cpu), BACKBONE, SIZE, PRETRAINED (1 = --pretrained, 0 = --no-pretrained), WEIGHTS (a local weight
+# file), EPOCHS (the scoring run's cap), RETRAIN_EPOCHS, DEVICE (auto), GRID (bench/cuhk03_grid.toml), PYTHON,
+# DELTA_CHANCE (K = outliers at max(soft label) <= K / C instead of the grid's absolute delta).
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 ROOT="$(dirname "$HERE")"
@@ -21,9 +19,13 @@ DATA="${DATA:-$ROOT/../shared/data/cuhk03}"
 OUT="${OUT:-$HERE/results/cuhk03_sweep}"
 PYTHON="${PYTHON:-python}"
 args=(sweep "$DATA" --out "$OUT" --grid "${GRID:-$HERE/cuhk03_grid.toml}" --layout market1501
-      --preset "${PRESET:-cpu}" --backbone "${BACKBONE:-small}" --size "${SIZE:-64x32}"
-      --epochs "${EPOCHS:-12}" --retrain-epochs "${RETRAIN_EPOCHS:-30}" --device "${DEVICE:-auto}")
-[[ -n "${PRETRAINED:-}" ]] && args+=(--pretrained)
+      --preset "${PRESET:-cpu}" --device "${DEVICE:-auto}")
+[[ -n "${BACKBONE:-}" ]] && args+=(--backbone "$BACKBONE")
+[[ -n "${SIZE:-}" ]] && args+=(--size "$SIZE")
+[[ -n "${EPOCHS:-}" ]] && args+=(--epochs "$EPOCHS")
+[[ -n "${RETRAIN_EPOCHS:-}" ]] && args+=(--retrain-epochs "$RETRAIN_EPOCHS")
+[[ "${PRETRAINED:-}" == 1 ]] && args+=(--pretrained)
+[[ "${PRETRAINED:-}" == 0 ]] && args+=(--no-pretrained)
 [[ -n "${WEIGHTS:-}" ]] && args+=(--weights "$WEIGHTS")
 [[ -n "${DELTA_CHANCE:-}" ]] && args+=(--delta-chance --delta "$DELTA_CHANCE")
 PYTHONPATH="$ROOT/src${PYTHONPATH:+:$PYTHONPATH}" exec "$PYTHON" -m reidprune "${args[@]}" "$@"
