@@ -11,6 +11,8 @@ training processes combine them, :mod:`reidprune.train.distributed`).
 """
 from __future__ import annotations
 
+import abc
+
 import torch
 
 from reidprune.dynamics.hooks import TrainingHook  # noqa: F401 - re-exported
@@ -105,7 +107,7 @@ class StatefulHook:
             getattr(self, name).copy_(state[name])
 
 
-class SampleTracker(StatefulHook):
+class SampleTracker(StatefulHook, abc.ABC):
     """Base of the per-sample hooks (the logit recorder, forgetting, AUM, loss EMA).
 
     It keeps the epoch window, the presentation count per sample (``counts``, int64 (N,),
@@ -146,8 +148,9 @@ class SampleTracker(StatefulHook):
         self._record(ids, logits.detach(), labels)
         self.counts.index_add_(0, ids, torch.ones_like(ids, dtype=torch.int64))
 
+    @abc.abstractmethod
     def _record(self, ids: torch.Tensor, logits: torch.Tensor, labels: torch.Tensor | None) -> None:
-        raise NotImplementedError
+        """Add one batch to the subclass's state (``logits`` detached, ``ids`` on the state's device)."""
 
     def _check(self, ids: torch.Tensor, logits: torch.Tensor, labels: torch.Tensor | None) -> None:
         if not self.needs_labels:
