@@ -4,7 +4,8 @@ On a terminal (stderr is a TTY, or inside a Jupyter kernel) :func:`progress` is 
 When stderr is redirected (``reidprune score ... 2> log``, a batch job, CI) a bar would write
 thousands of carriage returns; there it prints one line per phase instead, when the phase ends
 (``epoch 3/12: 113 it, loss=4.21, 38.2 s``), plus one interim line every ``interval`` seconds
-for long phases. ``enabled=False`` (the CLI's ``--quiet``) prints nothing at all.
+(5 minutes) for very long phases, so a log of epochs reads one line per epoch.
+``enabled=False`` (the CLI's ``--quiet``) prints nothing at all.
 """
 from __future__ import annotations
 
@@ -12,8 +13,8 @@ import sys
 import time
 from typing import Iterable, Iterator, TextIO
 
-# A phase longer than this prints an interim line (decoding 30k images, one long epoch).
-DEFAULT_INTERVAL = 30.0
+# A phase longer than this prints an interim line (decoding a million images, a GPU-less ResNet-50 epoch).
+DEFAULT_INTERVAL = 300.0
 
 
 def progress(iterable: Iterable | None = None, *, desc: str, total: int | None = None, unit: str = "it",
