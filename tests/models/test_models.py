@@ -82,6 +82,17 @@ def test_batch_hard_triplet_by_hand():
     assert batch_hard_triplet(feats, labels, 0.3).item() == pytest.approx(0.3 / 4)
 
 
+def test_batch_hard_triplet_normalized_by_hand():
+    # unit length: a0=(1,0), a1=(0,1) (id 0); b0=(1,0), b1=(-1,0) (id 1) after scaling; margin 0.3
+    feats = torch.tensor([[2.0, 0.0], [0.0, 3.0], [5.0, 0.0], [-1.0, 0.0]])
+    labels = torch.tensor([0, 0, 1, 1])
+    r2 = 2 ** 0.5
+    # a0: pos r2, neg 0 -> r2+.3; a1: pos r2, neg r2 -> .3; b0: pos 2, neg 0 -> 2.3; b1: pos 2, neg r2 -> 2-r2+.3
+    expected = ((r2 + 0.3) + 0.3 + 2.3 + (2 - r2 + 0.3)) / 4
+    assert batch_hard_triplet(feats, labels, 0.3, normalize=True).item() == pytest.approx(expected, abs=1e-5)
+    assert batch_hard_triplet(feats * 7, labels, 0.3, normalize=True).item() == pytest.approx(expected, abs=1e-5)
+
+
 def test_label_smoothing_cross_entropy_by_hand():
     logits = torch.zeros(1, 4)
     # uniform prediction: CE = log 4 whatever the smoothing

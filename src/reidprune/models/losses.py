@@ -9,13 +9,18 @@ def cross_entropy(logits: torch.Tensor, labels: torch.Tensor, smoothing: float =
     return F.cross_entropy(logits.float(), labels, label_smoothing=smoothing)
 
 
-def batch_hard_triplet(features: torch.Tensor, labels: torch.Tensor, margin: float = 0.3) -> torch.Tensor:
+def batch_hard_triplet(features: torch.Tensor, labels: torch.Tensor, margin: float = 0.3,
+                       normalize: bool = False) -> torch.Tensor:
     """Hermans et al. 2017: for each anchor the farthest positive and the nearest negative.
 
-    Euclidean distances on the pre-BN features. Anchors without a positive or a negative in the
-    batch are left out; a batch with none returns 0.
+    Euclidean distances on the pre-BN features, or on the features scaled to unit length when
+    ``normalize`` (FastReID's ``NORM_FEAT``; distances then lie in [0, 2], so the loss stays on
+    the scale of the margin). Anchors without a positive or a negative in the batch are left
+    out; a batch with none returns 0.
     """
     features = features.float()
+    if normalize:
+        features = F.normalize(features, dim=1)
     dist = torch.cdist(features, features).clamp_min(1e-12)
     same = labels.unsqueeze(0) == labels.unsqueeze(1)
     eye = torch.eye(len(labels), dtype=torch.bool, device=labels.device)

@@ -48,6 +48,7 @@ class TrainConfig:
     label_smoothing: float = 0.1
     triplet_margin: float = 0.3
     triplet_weight: float = 1.0
+    triplet_normalize: bool = False  # triplet on unit-length features (see cpu_train_config)
     height: int = 256
     width: int = 128
     augment: AugmentConfig = field(default_factory=AugmentConfig)
@@ -101,10 +102,14 @@ def cpu_train_config(**changes) -> TrainConfig:
     """The CPU preset's full training (retraining a pruned set): pretrained MobileNetV2, 128x64.
 
     FastReID's recipe shortened for a pretrained model on a CPU: 20 epochs, lr x0.1 at 12,
-    a short warm-up, weight decay 5e-4.
+    a short warm-up, weight decay 5e-4, and the triplet loss on unit-length features. On raw
+    MobileNetV2 features the batch-hard triplet starts near 8 (CE: 6.6) and its gradients undo
+    the ImageNet features: measured on CUHK03 at 64x32 (bench/cuhk03_recipe.py), 2 epochs lower
+    rank-1 from 2.5% to 2.0%, where the normalised triplet reaches 8.5%, as CE alone does.
     """
     base = TrainConfig(backbone="mobilenetv2", pretrained=True, height=128, width=64, epochs=20,
-                       warmup_iters=200, milestones=(12,), augment=AugmentConfig(pad=5))
+                       warmup_iters=200, milestones=(12,), augment=AugmentConfig(pad=5),
+                       triplet_normalize=True)
     return base.replace(**changes)
 
 

@@ -277,7 +277,8 @@ def _loss(out, labels: torch.Tensor, config: TrainConfig) -> torch.Tensor:
     if config.mode == "classify":
         return cross_entropy(logits, labels, config.label_smoothing if config.label_smoothing else 0.0)
     ce = cross_entropy(logits, labels, config.label_smoothing)
-    return ce + config.triplet_weight * batch_hard_triplet(out[1], labels, config.triplet_margin)
+    return ce + config.triplet_weight * batch_hard_triplet(out[1], labels, config.triplet_margin,
+                                                        config.triplet_normalize)
 
 
 def _check_finite(logits, loss, epoch: int, step: int, device: torch.device) -> None:
