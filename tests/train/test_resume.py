@@ -93,3 +93,24 @@ def test_checkpoint_of_another_run_is_refused(tmp_path):
     assert _run(work, tmp_path / "a.npz", epochs=3).returncode == 0
     result = _run(work, tmp_path / "b.npz", epochs=4)  # same workdir, other settings
     assert result.returncode != 0 and "belongs to a different run" in result.stderr
+
+
+def test_a_resumed_fit_counts_the_iterations_and_time_before_the_resume(tmp_path):
+    import torch
+
+    from reidprune.models.reid import build_model
+    from reidprune.train.config import cpu_quick_config
+    from reidprune.train.loop import fit
+
+    images = torch.randint(0, 256, (128, 3, 32, 16), generator=torch.Generator().manual_seed(0), dtype=torch.uint8)
+    labels = np.repeat(np.arange(8), 16)
+    config = cpu_quick_config(batch_size=16, height=32, width=16)
+    ckpt = tmp_path / "fit.ckpt"
+    first = fit(build_model("small", 8), images, labels, config.replace(epochs=2), checkpoint=ckpt, run_key="k",
+                progress=False)
+    resumed = fit(build_model("small", 8), images, labels, config.replace(epochs=3), checkpoint=ckpt, run_key="k",
+                  progress=False)
+    steps = len(labels) // 16  # 8 batches an epoch
+    assert (first.iterations, resumed.resumed_from, resumed.iterations) == (2 * steps, (3, 0), 3 * steps)
+    assert resumed.seconds > first.seconds > 0
+    assert torch.load(ckpt, weights_only=True)["iterations"] == 3 * steps

@@ -47,8 +47,8 @@ class NonFiniteLoss(ReidPruneError):
 @dataclass
 class FitResult:
     epochs: int  # epochs trained (fewer than configured after an adaptive stop)
-    iterations: int
-    seconds: float
+    iterations: int  # optimizer steps in all, those before a resume included
+    seconds: float  # wall time of the training, summed over the sessions a resume joined
     losses: list[float] = field(default_factory=list)  # mean loss per epoch
     resumed_from: tuple[int, int] | None = None  # (epoch, step) a checkpoint resumed from
 
@@ -141,6 +141,7 @@ def fit(model: torch.nn.Module, images, labels: np.ndarray, config: TrainConfig,
                 "resume it, or delete it (or choose another output folder) to start over")
         start_epoch, start_step = state.load(saved, f"checkpoint {checkpoint}")
         result.resumed_from = (start_epoch, start_step)
+        result.iterations, result.seconds = int(saved.get("iterations", 0)), float(saved.get("seconds", 0.0))
         log.info("resuming from epoch %d, step %d (checkpoint %s)", start_epoch, start_step, checkpoint)
     result.epochs = start_epoch - 1
     merger = distributed.HookMerger(hooks, len(labels), device) if distributed.active() else None
@@ -155,7 +156,8 @@ def fit(model: torch.nn.Module, images, labels: np.ndarray, config: TrainConfig,
             merger.merge()
         distributed.average_buffers(model)
         if checkpoint is not None and rank == 0:
-            save_checkpoint(checkpoint, state.dump(epoch, step, run_key))
+            save_checkpoint(checkpoint, state.dump(epoch, step, run_key, result.iterations,
+                                                   result.seconds + time.perf_counter() - began))
         distributed.barrier()  # no rank reads the checkpoint before rank 0 has written it
 
     began = time.perf_counter()
@@ -210,7 +212,7 @@ def fit(model: torch.nn.Module, images, labels: np.ndarray, config: TrainConfig,
             save(epoch + 1, 0)  # its merge finds nothing new
             if _stop_requested(callbacks):
                 break
-    result.seconds = time.perf_counter() - began
+    result.seconds += time.perf_counter() - began
     return result
 
 
@@ -305,10 +307,10 @@ class _TrainState:
         self.settings = settings or {}
         self.stateful = list(hooks) + list(callbacks)  # those with a state_dict are saved, by name
 
-    def dump(self, epoch: int, step: int, run_key: str) -> dict:
+    def dump(self, epoch: int, step: int, run_key: str, iterations: int = 0, seconds: float = 0.0) -> dict:
         state = {
             "format": CHECKPOINT_FORMAT, "run_key": run_key, "settings": self.settings,
-            "epoch": epoch, "step": step, "world": self.world,
+            "epoch": epoch, "step": step, "world": self.world, "iterations": iterations, "seconds": seconds,
             "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(),
             "trackers": hook_states(self.stateful),
