@@ -13,9 +13,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
+from reidprune.models.reid import build_model
 from reidprune.scores.store import ScoreSet
 from reidprune.select.prune import ranking_most_difficult_first
+from reidprune.train.config import cpu_quick_config
+from reidprune.train.loop import fit
 
 JOB = Path(__file__).with_name("resume_job.py")
 SEED = int(os.environ.get("RESUME_TEST_SEED", "0"))
@@ -96,12 +100,6 @@ def test_checkpoint_of_another_run_is_refused(tmp_path):
 
 
 def test_a_resumed_fit_counts_the_iterations_and_time_before_the_resume(tmp_path):
-    import torch
-
-    from reidprune.models.reid import build_model
-    from reidprune.train.config import cpu_quick_config
-    from reidprune.train.loop import fit
-
     images = torch.randint(0, 256, (128, 3, 32, 16), generator=torch.Generator().manual_seed(0), dtype=torch.uint8)
     labels = np.repeat(np.arange(8), 16)
     config = cpu_quick_config(batch_size=16, height=32, width=16)
