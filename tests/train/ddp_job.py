@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from reidprune.dynamics.recorder import LogitRecorder
+from reidprune.dynamics.topk import TopKLogitRecorder
 from reidprune.dynamics.trackers import AUMTracker, ForgettingTracker, LossEMATracker
 from reidprune.models.reid import build_model
 from reidprune.train import distributed
@@ -19,19 +20,21 @@ from reidprune.train.loop import fit
 
 
 class Spy:
-    """This rank's own contributions: logit sums and visit counts, never merged."""
+    """This rank's own contributions: logit sums, visit counts and every batch, never merged."""
 
     merge_rules: dict = {}
 
     def __init__(self, n, c):
         self.sums, self.counts = torch.zeros(n, c), torch.zeros(n, dtype=torch.int64)
+        self.epoch, self.batches = 1, []
 
     def update(self, ids, logits, labels=None):
         self.sums.index_add_(0, ids, logits.float())
         self.counts.index_add_(0, ids, torch.ones_like(ids))
+        self.batches.append((self.epoch, ids.clone(), logits.detach().clone(), labels.clone()))
 
     def end_epoch(self):
-        pass
+        self.epoch += 1
 
 
 def world(n_classes=4, per_class=12, size=(16, 8)):
@@ -47,10 +50,12 @@ def run(images, labels, epochs, checkpoint=None):
     n, c = len(labels), int(labels.max()) + 1
     torch.manual_seed(0)
     model = build_model("small", c)
-    hooks = [LogitRecorder(n, c), ForgettingTracker(n), AUMTracker(n), LossEMATracker(n), Spy(n, c)]
+    hooks = [LogitRecorder(n, c), ForgettingTracker(n), AUMTracker(n), LossEMATracker(n), Spy(n, c),
+             TopKLogitRecorder(n, c, k=2)]
     fit(model, images, labels, config, hooks=hooks, checkpoint=checkpoint, run_key="ddp", progress=False)
     return {"recorder": hooks[0].state_dict(), "forgetting": hooks[1].state_dict(), "aum": hooks[2].state_dict(),
             "ema": hooks[3].state_dict(), "spy_sums": hooks[4].sums, "spy_counts": hooks[4].counts,
+            "spy_batches": hooks[4].batches, "topk": hooks[5].state_dict(),
             "model": model.state_dict()}
 
 

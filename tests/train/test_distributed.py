@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from reidprune.dynamics.topk import TopKLogitRecorder
 from reidprune.train.distributed import shard_batches
 
 JOB = Path(__file__).with_name("ddp_job.py")
@@ -47,6 +48,22 @@ def test_merged_sums_equal_the_sum_of_each_ranks_contributions(ranks):
         assert torch.equal(a["model"][key], b["model"][key]), key
 
 
+def test_merged_topk_recorder_equals_one_process_fed_every_ranks_batches(ranks):
+    a, b = ranks[0]["full"], ranks[1]["full"]
+    n, c = a["spy_sums"].shape
+    replay = TopKLogitRecorder(n, c, k=2)
+    for epoch in range(1, 4):  # each sample is presented once an epoch, on one rank
+        for ids, logits, labels in [batch[1:] for rank in (a, b) for batch in rank["spy_batches"] if batch[0] == epoch]:
+            replay.update(ids, logits, labels)
+        replay.end_epoch()
+    expected = replay.state_dict()
+    for key, value in expected.items():
+        if isinstance(value, torch.Tensor):
+            for rank in (a, b):  # the spare row (last) is scratch
+                assert torch.allclose(rank["topk"][key][:-1].double(), value[:-1].double(), atol=1e-5), key
+    assert torch.equal(a["topk"]["counts"][:-1], torch.full((n,), 3))
+
+
 def test_per_sample_state_comes_from_the_rank_that_presented_it_last(ranks):
     local0, local1 = ranks[0]["hand"]["local_ema"], ranks[1]["hand"]["local_ema"]
     merged = ranks[0]["hand"]["ema"]
@@ -58,7 +75,7 @@ def test_per_sample_state_comes_from_the_rank_that_presented_it_last(ranks):
 def test_resumed_run_matches_the_uninterrupted_one(ranks):
     for rank in ranks:
         full, resumed = rank["full"], rank["resumed"]
-        for name in ("recorder", "forgetting", "aum", "ema"):
+        for name in ("recorder", "forgetting", "aum", "ema", "topk"):
             for key, value in full[name].items():
                 if isinstance(value, torch.Tensor):
                     assert torch.allclose(value.double(), resumed[name][key].double(), atol=1e-5), (name, key)

@@ -189,6 +189,14 @@ class TopKLogitRecorder:
         self.probe_squares[target] = self.probe_squares[ids] + probe_deviation.square() * times[:, None]
         self.counts[target] = self.counts[ids] + visits
 
+    @property
+    def merge_rules(self) -> dict[str, str]:
+        """Several ranks (:mod:`reidprune.train.distributed`): each sample's whole row comes from
+        the rank that presented it last. Slots cannot be summed (each rank may hold other
+        classes); a row is one rank's consistent state. A sample presented on two ranks between
+        merges (P x K repeats) keeps the later rank's visits only."""
+        return {name: "latest" for name in _STATE}
+
     def _probes(self, ids: torch.Tensor) -> torch.Tensor:
         """(B, PROBES) probe classes of samples ``ids``: fixed per sample, spread over C."""
         first = (ids * 40503) % self.num_classes

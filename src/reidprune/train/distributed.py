@@ -19,7 +19,8 @@ from a tensor attribute name to
   last in the global batch order. A sample is usually presented on one rank per epoch;
   when P x K sampling draws it into batches on two ranks in one epoch (repeats to fill a
   group of K), the later rank's value wins and the earlier rank's presentation counts in
-  the sums but not in the chained state.
+  the sums but not in the chained state. The top-k recorder merges its whole state this
+  way (its slots hold different classes on different ranks, so they cannot be added).
 
 A single process (no process group) uses none of this and trains exactly as before.
 """
@@ -168,8 +169,8 @@ class HookMerger:
                     delta = value - baseline[name]
                     dist.all_reduce(delta)
                     value.copy_(baseline[name] + delta)
-                else:
-                    _merge_latest(value, mine, owner >= 0)
+                else:  # rows past N (a recorder's spare row for repeated ids) are scratch
+                    _merge_latest(value[: len(owner)], mine, owner >= 0)
         self.last_seen.fill_(-1)
         self.baseline = self._sums_snapshot()
 
