@@ -2,7 +2,9 @@
 the exact recorder on a real (small) training run."""
 from __future__ import annotations
 
+import importlib.util
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -176,35 +178,15 @@ def test_sparse_stats_with_a_spread_rest_by_hand():
 # Error against the exact recorder on a real training run (a linear softmax model)
 # ---------------------------------------------------------------------------------------
 
-def _train_and_record(recorders, num_samples=1200, num_classes=60, dim=24, epochs=8, seed=0):
-    """SGD on noisy Gaussian classes (10% wrong labels, 3% pure-noise samples), augmented
-    by feature noise at every visit; every recorder sees the same logits."""
-    generator = torch.Generator().manual_seed(seed)
-    groups = torch.randn(num_classes // 4, dim, generator=generator) * 2
-    centres = groups.repeat_interleave(4, 0) + torch.randn(num_classes, dim, generator=generator)
-    truth = torch.randint(0, num_classes, (num_samples,), generator=generator)
-    features = centres[truth] + 1.2 * torch.randn(num_samples, dim, generator=generator)
-    outliers = torch.rand(num_samples, generator=generator) < 0.03
-    features[outliers] = 3 * torch.randn(int(outliers.sum()), dim, generator=generator)
-    labels = torch.where(torch.rand(num_samples, generator=generator) < 0.1,
-                         torch.randint(0, num_classes, (num_samples,), generator=generator), truth)
-    model = torch.nn.Linear(dim, num_classes)
-    optimiser = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
-    for _ in range(epochs):
-        order = torch.randperm(num_samples, generator=generator)
-        for start in range(0, num_samples, 64):
-            ids = order[start:start + 64]
-            augmented = features[ids] + 0.5 * torch.randn(len(ids), dim, generator=generator)
-            logits = model(augmented)
-            loss = torch.nn.functional.cross_entropy(logits, labels[ids])
-            optimiser.zero_grad()
-            loss.backward()
-            optimiser.step()
-            for recorder in recorders:
-                recorder.update(ids, logits, labels[ids])
-        for recorder in recorders:
-            recorder.end_epoch()
-    return labels.numpy()
+def _bench_training_run():
+    """bench/recorder_topk.py's training run (SGD on noisy Gaussian classes, 10% wrong labels,
+    3% pure-noise samples, feature noise at every visit): the test asserts on a small run of
+    the generator the bench reports at scale."""
+    path = Path(__file__).resolve().parents[2] / "bench" / "recorder_topk.py"
+    spec = importlib.util.spec_from_file_location("bench_recorder_topk", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.train_and_record
 
 
 def _spearman(a, b):
@@ -217,7 +199,8 @@ def training_run():
     """One training run recorded exactly and with k = 4, 8, 16 (the labels go to update)."""
     exact = LogitRecorder(1200, 60)
     sparse = {k: TopKLogitRecorder(1200, 60, k=k) for k in (4, 8, 16)}
-    labels = _train_and_record([exact, *sparse.values()])
+    labels, _ = _bench_training_run()([exact, *sparse.values()], num_samples=1200, num_classes=60, dim=24,
+                                      epochs=8, lr=0.05, seed=0)
     return exact, sparse, labels
 
 
