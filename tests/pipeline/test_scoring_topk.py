@@ -38,3 +38,14 @@ def test_topk_with_all_but_one_class_reproduces_the_exact_scores():
 def test_negative_topk_is_refused():
     with pytest.raises(ReidPruneError, match="recorder_topk must be 0"):
         ScoreOptions(("entropy",), CONFIG, recorder_topk=-1)
+
+
+def test_score_output_names_the_fixed_T_of_a_topk_run():
+    from reidprune.pipeline.score_folder import format_diagnostics
+
+    assert format_diagnostics({"score_epochs": 12, "every": 1, "recorder_topk": 8}) == \
+        "soft labels from epochs 1-12 (fixed T; no per-epoch diagnostics)"
+    diagnostics = [{"epoch": 1, "train_accuracy": 0.5, "flagged": 0.25, "argmax_changed": None, "spearman": None}]
+    table = format_diagnostics({"diagnostics": diagnostics, "stopped_at": 1, "stop_reason": "cap", "cap": 1})
+    assert table.splitlines()[1].split() == ["1", "0.500", "0.250"]
+    assert table.splitlines()[-1] == "soft labels from epochs 1-1 (cap)"

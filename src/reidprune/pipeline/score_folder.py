@@ -61,7 +61,8 @@ def score_into(data: str | Path, out: str | Path, train: TrainChoices, *, echo: 
     score_fields: the other :class:`~reidprune.pipeline.options.ScoreOptions` fields
         (``score_epochs``, ``every``, ``models``, ``folds``, ``ma_decay``, ``aum_flags``, ``recorder_topk``).
     """
-    distributed.init_from_env()  # under torchrun: join the other ranks
+    if distributed.init_from_env() and not distributed.is_main():  # under torchrun: rank 0 speaks
+        echo = _silent
     table, skipped = load_counted(data, layout)
     config, preset = config_from_choices(train, table.layout, scoring=True)
     check_input_size(config.backbone, config.height, config.width)
@@ -97,8 +98,14 @@ def score_into(data: str | Path, out: str | Path, train: TrainChoices, *, echo: 
     return scored
 
 
+def _silent(*args, **kwargs) -> None:
+    pass
+
+
 def format_diagnostics(params: dict) -> str:
     """The entropy run's per-epoch diagnostics and where its soft labels stopped, as a table."""
+    if not params.get("diagnostics"):  # the top-k recorder keeps no full soft labels to compare
+        return f"soft labels from epochs 1-{params.get('score_epochs')} (fixed T; no per-epoch diagnostics)"
     lines = [f"{'epoch':>5} {'train acc':>9} {'flagged':>8} {'argmax chg':>10} {'spearman':>8}"]
     for d in params.get("diagnostics", []):
         chg = "" if d["argmax_changed"] is None else f"{d['argmax_changed']:.4f}"
