@@ -16,6 +16,7 @@ skipped when the script runs again; a killed cell resumes from its checkpoints.
 
     python bench/cuhk03_pretrained.py                      # 20% noise, every cell
     python bench/cuhk03_pretrained.py --noise 0.1 0.2 0.3 0.5
+    python bench/cuhk03_pretrained.py --table              # the README's table, from the JSON
 """
 from __future__ import annotations
 
@@ -123,14 +124,37 @@ def add_cell_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quiet", action="store_true")
 
 
+def markdown_table(report: dict) -> str:
+    """The README's table: one row per (noise, method) of the JSON, noise ratios in order."""
+    lines = ["| noise | method | flagged | precision | recall | F1 | correction acc. | training epochs | wall time |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for noise in sorted(report.get("results", {}), key=float):
+        for cell in CELLS:
+            result = report["results"][noise].get(cell)
+            for method, m in (result or {}).items():
+                if not isinstance(m, dict) or "f1" not in m:
+                    continue
+                correction = m.get("correction_accuracy")
+                epochs = f"{m['epochs']} (stopped)" if "stopped_at" in m else str(m["epochs"])
+                label = method + (", paper's recipe (P x K, triplet, pad + erasing)" if cell == "ours_paper_recipe" else "")
+                lines.append(f"| {float(noise):.0%} | {label} | {m['flagged']:,} | {m['precision']:.3f} | "
+                             f"{m['recall']:.3f} | {m['f1']:.3f} | {'-' if correction is None else f'{correction:.3f}'} | "
+                             f"{epochs} | {result['seconds']:,.0f} s |")
+    return "\n".join(lines)
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_cell_arguments(parser)
     parser.add_argument("--out", type=Path, default=HERE / "results" / "cuhk03_pretrained.json")
     parser.add_argument("--cells", nargs="+", choices=CELLS, default=list(CELLS))
+    parser.add_argument("--table", action="store_true", help="only print the Markdown table of --out and stop")
     args = parser.parse_args(argv)
 
     report = json.loads(args.out.read_text()) if args.out.is_file() else {}
+    if args.table:
+        print(markdown_table(report))
+        return
     report.setdefault("results", {})
     table = load_dataset(args.data, "market1501")
     train = table.split_table("train")

@@ -63,12 +63,13 @@ def training_set(condition: str, args, train, noisy_labels, workdir: Path, scori
 
 
 def summarise(runs: dict) -> dict:
-    """Mean and std over seeds of each metric, per condition."""
+    """Mean and sample std (ddof 1, as the sweeps) over seeds of each metric, per condition."""
     out = {}
     for condition, by_seed in runs.items():
         values = {m: [r[m] for r in by_seed.values()] for m in METRICS}
         out[condition] = {"seeds": len(by_seed),
-                          **{m: {"mean": round(float(np.mean(v)), 2), "std": round(float(np.std(v)), 2)}
+                          **{m: {"mean": round(float(np.mean(v)), 2),
+                                 "std": round(float(np.std(v, ddof=1)), 2) if len(v) > 1 else 0.0}
                              for m, v in values.items()}}
     return out
 
