@@ -1,5 +1,6 @@
 """How the training options a user gives become a TrainConfig (the presets fill the rest)."""
-from reidprune.train.config import TrainChoices, config_from_choices, cpu_quick_config, cpu_scoring_config
+from reidprune.train.config import (TrainChoices, config_from_choices, cpu_quick_config, cpu_scoring_config,
+                                    cpu_train_config)
 
 
 def test_small_preset_scoring_run_on_market():
@@ -30,3 +31,16 @@ def test_auto_preset_on_the_cpu_is_the_cpu_preset():
     assert config == cpu_scoring_config(device="cpu")  # pretrained MobileNetV2 at 128x64, classify mode
     weights, _ = config_from_choices(TrainChoices(device="cpu", backbone="small", weights="w.pt"), "market1501", True)
     assert weights.pretrained and weights.weights == "w.pt"  # a weight file keeps pretrained on
+
+
+def test_cpu_preset_scoring_in_reid_mode_is_the_full_trainings_recipe_with_the_scoring_optimiser():
+    config, _ = config_from_choices(TrainChoices(device="cpu", mode="reid"), "market1501", True)
+    full, _ = config_from_choices(TrainChoices(device="cpu"), "market1501", False)
+    assert full == cpu_train_config(device="cpu")
+    # the paper: same model, losses and augmentation as the full training ...
+    assert (config.mode, config.triplet_normalize, config.augment, config.label_smoothing) == \
+        ("reid", True, full.augment, 0.1)
+    assert config.augment.erasing == 0.5 and config.augment.pad == 5
+    # ... for 12 epochs with Adam 3.5e-4, no warm-up, no weight decay, no lr steps
+    assert (config.epochs, config.lr, config.warmup_iters, config.weight_decay, config.milestones) == \
+        (12, 3.5e-4, 0, 0.0, ())

@@ -98,6 +98,20 @@ def cpu_scoring_config(**changes) -> TrainConfig:
     return base.replace(**changes)
 
 
+def cpu_reid_scoring_config(**changes) -> TrainConfig:
+    """The CPU preset's scoring run in ReID mode (``--mode reid``): the paper's scoring rule.
+
+    The paper scores with the model, losses and augmentation of its full training, for 12
+    epochs with the scoring optimiser (Adam 3.5e-4, no warm-up, no weight decay). So this is
+    :func:`cpu_train_config` (P x K, CE + LS + triplet on unit-length features, flip, pad-crop,
+    random erasing) with the optimiser of :func:`paper_scoring_config`. Without the unit-length
+    triplet, a ReID-mode scoring run would undo MobileNetV2's ImageNet features (see
+    :func:`cpu_train_config`).
+    """
+    base = cpu_train_config(epochs=12, warmup_iters=0, weight_decay=0.0, milestones=())
+    return base.replace(**changes)
+
+
 def cpu_train_config(**changes) -> TrainConfig:
     """The CPU preset's full training (retraining a pruned set): pretrained MobileNetV2, 128x64.
 
@@ -201,6 +215,8 @@ def config_from_choices(choices: TrainChoices, layout: str, scoring: bool) -> tu
 
     base, preset = preset_config(choices.preset, scoring, resolve_device(choices.device).type == "cuda")
     mode = choices.mode or ("classify" if layout in CLASSIFICATION_LAYOUTS else base.mode)
+    if scoring and preset == "cpu" and mode == "reid":
+        base = cpu_reid_scoring_config()
     changes = {"mode": mode, "device": choices.device, "amp": choices.amp, "channels_last": choices.amp,
                "compile": choices.compile, "seed": choices.seed, "weights": choices.weights}
     for name in ("pretrained", "backbone", "epochs", "batch_size", "instances", "lr"):
