@@ -46,6 +46,8 @@ def test_cell_keys_depend_on_every_setting():
 
 
 @pytest.mark.parametrize("text, parsed", [("entropy+purify", MethodSpec("entropy", 1, True)),
+                                          ("entropy+balance", MethodSpec("entropy", 1, False, True)),
+                                          ("entropy+balance+purify", MethodSpec("entropy", 1, True, True)),
                                           ("el2n:20", MethodSpec("el2n", 20, False)),
                                           ("EL2N", MethodSpec("el2n")), ("none", MethodSpec("none"))])
 def test_method_specs(text, parsed):
@@ -53,7 +55,8 @@ def test_method_specs(text, parsed):
     assert MethodSpec.parse(parsed.name) == parsed
 
 
-@pytest.mark.parametrize("text", ["ours", "forgetting:3", "el2n:0", "el2n:x"])
+@pytest.mark.parametrize("text", ["ours", "forgetting:3", "el2n:0", "el2n:x", "entropy+balanced",
+                                  "entropy+purify+purify", "none+balance"])
 def test_bad_method_specs_are_refused(text):
     with pytest.raises(ReidPruneError, match="method"):
         MethodSpec.parse(text)
@@ -113,3 +116,16 @@ def test_sweep_command_dry_run_counts_the_cells(tmp_path):
     assert "random: 2 cells to do" in result.output and "entropy+purify: 4 cells to do" in result.output
     result = CliRunner().invoke(main, ["sweep", str(world), "--out", str(tmp_path / "out"), "-m", "ours"])
     assert result.exit_code == 2 and "unknown method 'ours'" in result.output
+
+
+def test_balance_prunes_with_the_class_balancing_ratio_and_prototypes_always_do():
+    from reidprune.experiments.sweep import select_options
+
+    grid = Grid()
+    balance = {m: select_options(Cell(m, 0.3, 0, 0.0), grid).class_balance
+               for m in ("entropy", "entropy+balance", "entropy+purify+balance", "prototypes", "random")}
+    assert balance == {"entropy": 0.0, "entropy+balance": 0.5, "entropy+purify+balance": 0.5, "prototypes": 0.5,
+                       "random": 0.0}
+    options = select_options(Cell("entropy+purify+balance", 0.3, 2, 0.0, 12, 1, 0.05), grid)
+    assert (options.method, options.fraction, options.purify, options.delta, options.seed) == \
+        ("entropy", 0.3, True, 0.05, 2)

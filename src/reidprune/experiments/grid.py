@@ -5,9 +5,11 @@ A *cell* is one retraining on one pruned set. Settings a method does not depend 
 Every seed (and noise ratio) also gets one unpruned baseline cell, method ``none``.
 
 Method specs: a scoring method of :data:`reidprune.pipeline.scoring.METHODS`, optionally
-``:K`` (EL2N / GraNd averaged over K models, e.g. ``el2n:20``) and ``+purify`` (outliers
+``:K`` (EL2N / GraNd averaged over K models, e.g. ``el2n:20``), ``+purify`` (outliers
 removed and mislabeled images relabelled with our soft labels before pruning, e.g.
-``entropy+purify``, the paper's full pipeline).
+``entropy+purify``, the paper's full pipeline) and ``+balance`` (pruned with Sorscher et al.'s
+class-balancing ratio :data:`BALANCE_RATIO`, as ``prune --class-balance 0.5``; not in the paper
+for our score, e.g. ``entropy+balance``).
 """
 from __future__ import annotations
 
@@ -21,6 +23,10 @@ from reidprune.pipeline.options import METHODS
 from reidprune.run_key import run_key
 
 BASELINE = "none"
+#: Class-balancing ratio of ``+balance`` specs: the paper's value for supervised prototypes.
+BALANCE_RATIO = 0.5
+#: Suffixes a method spec may carry, in the order its name writes them.
+SUFFIXES = ("purify", "balance")
 #: Methods whose scores depend on T (the epoch after which they are taken).
 USES_T = ("entropy", "el2n", "grand", "confident")
 #: Methods with a model count.
@@ -29,32 +35,33 @@ MULTI_MODEL = ("el2n", "grand")
 
 @dataclass(frozen=True)
 class MethodSpec:
-    """A parsed method spec: scoring ``base`` method, ``models`` (EL2N/GraNd) and ``purify``."""
+    """A parsed method spec: scoring ``base`` method, ``models`` (EL2N/GraNd), ``purify`` and ``balance``."""
 
     base: str
     models: int = 1
     purify: bool = False
+    balance: bool = False
 
     @classmethod
     def parse(cls, spec: str) -> "MethodSpec":
-        text = spec.strip().lower()
-        purify = text.endswith("+purify")
-        text = text.removesuffix("+purify")
+        text, *suffixes = spec.strip().lower().split("+")
+        unknown = [s for s in suffixes if s not in SUFFIXES]
         base, _, models = text.partition(":")
-        if base == BASELINE and not purify and not models:
+        if base == BASELINE and not suffixes and not models:
             return cls(BASELINE)
-        if base not in METHODS:
+        if base not in METHODS or unknown or len(set(suffixes)) < len(suffixes):
             raise ReidPruneError(f"unknown method {spec!r}; use one of {', '.join(METHODS)}, optionally with "
-                                 "':K' (el2n/grand over K models) and '+purify' (e.g. entropy+purify, el2n:20)")
+                                 "':K' (el2n/grand over K models), '+purify' and '+balance' (e.g. entropy+purify, "
+                                 "el2n:20, entropy+balance)")
         if models:
             if base not in MULTI_MODEL or not models.isdigit() or int(models) < 1:
                 raise ReidPruneError(f"method {spec!r}: ':K' (K >= 1 models) applies only to el2n and grand")
-        return cls(base, int(models or 1), purify)
+        return cls(base, int(models or 1), "purify" in suffixes, "balance" in suffixes)
 
     @property
     def name(self) -> str:
         models = f":{self.models}" if self.models > 1 else ""
-        return f"{self.base}{models}{'+purify' if self.purify else ''}"
+        return f"{self.base}{models}{'+purify' if self.purify else ''}{'+balance' if self.balance else ''}"
 
     @property
     def uses_T(self) -> bool:

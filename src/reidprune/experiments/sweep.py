@@ -29,7 +29,8 @@ import numpy as np
 from reidprune import __version__
 from reidprune.errors import ReidPruneError
 from reidprune.experiments.db import SweepDB, now
-from reidprune.experiments.grid import BASELINE, Cell, Grid, MethodSpec, expand_grid, parse_list, read_grid_file
+from reidprune.experiments.grid import (BALANCE_RATIO, BASELINE, Cell, Grid, MethodSpec, expand_grid, parse_list,
+                                        read_grid_file)
 from reidprune.run_key import run_key
 from reidprune.train.config import TrainChoices, TrainConfig, config_from_choices
 
@@ -200,6 +201,17 @@ def _setup(table, train, options: SweepOptions) -> dict:
             "class_balance": CLASS_BALANCE}
 
 
+def select_options(cell: Cell, grid: Grid):
+    """The :class:`~reidprune.pipeline.selecting.SelectOptions` that prune a (non-baseline) cell."""
+    from reidprune.pipeline.selecting import SelectOptions
+
+    spec = cell.spec
+    balance = BALANCE_RATIO if spec.balance else CLASS_BALANCE.get(spec.base, 0.0)
+    return SelectOptions(method=spec.base, fraction=cell.fraction, purify=spec.purify,
+                         delta=cell.delta if cell.delta is not None else 0.10, delta_relative=grid.delta_relative,
+                         class_balance=balance, max_outlier_fraction=grid.max_outlier_fraction, seed=cell.seed)
+
+
 def weights_used(config: TrainConfig) -> str:
     """What the backbone started from, in words."""
     if config.weights:
@@ -250,7 +262,7 @@ class _Runner:
 
     def run_cell(self, cell: Cell, result: SweepResult) -> dict:
         from reidprune.pipeline.retrain import retrain_and_evaluate
-        from reidprune.pipeline.selecting import SelectOptions, decide
+        from reidprune.pipeline.selecting import decide
 
         spec = cell.spec
         scores, scores_file = self.scores_for(cell, result)
@@ -259,12 +271,7 @@ class _Runner:
         if spec.base == BASELINE:
             labels, keep, removed = scores.labels, None, 0.0
         else:
-            select = SelectOptions(method=spec.base, fraction=cell.fraction, purify=spec.purify,
-                                   delta=cell.delta if cell.delta is not None else 0.10,
-                                   delta_relative=self.grid.delta_relative,
-                                   class_balance=CLASS_BALANCE.get(spec.base, 0.0),
-                                   max_outlier_fraction=self.grid.max_outlier_fraction, seed=cell.seed)
-            selection = decide(scores, select).selection
+            selection = decide(scores, select_options(cell, self.grid)).selection
             labels, keep, removed = selection.labels, selection.keep_mask, selection.fraction_removed
             counts = selection.counts()
         config = self.options.retrain_config.replace(seed=cell.seed)
