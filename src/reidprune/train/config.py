@@ -137,13 +137,14 @@ PRESETS = ("auto", "paper", "cpu", "small")
 PRESET_DELTA = {"paper": 0.10, "cpu": 0.03, "small": 0.10}
 
 
-def preset_config(preset: str, scoring: bool, cuda: bool) -> tuple[TrainConfig, str]:
+def preset_config(preset: str, scoring: bool, cuda: bool, mode: str | None = None) -> tuple[TrainConfig, str]:
     """The training configuration of a preset, and the preset's resolved name.
 
     ``paper``: ResNet-50 (ImageNet) at 256x128, the paper's runs (for a GPU); ``cpu``:
     MobileNetV2 (ImageNet) at 128x64; ``small``: a small CNN from scratch at 64x32 (synthetic
     worlds, tests); ``auto``: ``paper`` on a GPU, ``cpu`` otherwise. ``scoring`` picks the short
-    scoring run rather than a full training.
+    scoring run rather than a full training. ``mode="reid"`` picks the ``cpu`` preset's ReID-mode
+    scoring run (:func:`cpu_reid_scoring_config`); other presets score in ReID mode anyway.
     """
     if preset not in PRESETS:
         raise ReidPruneError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
@@ -153,7 +154,9 @@ def preset_config(preset: str, scoring: bool, cuda: bool) -> tuple[TrainConfig, 
         base = paper_scoring_config() if scoring else TrainConfig()
         return base.replace(pretrained=True), preset
     if preset == "cpu":
-        return (cpu_scoring_config() if scoring else cpu_train_config()), preset
+        if not scoring:
+            return cpu_train_config(), preset
+        return (cpu_reid_scoring_config() if mode == "reid" else cpu_scoring_config()), preset
     base = cpu_quick_config()
     return (base if scoring else base.replace(epochs=30)), preset
 
@@ -213,10 +216,9 @@ def config_from_choices(choices: TrainChoices, layout: str, scoring: bool) -> tu
     """
     from reidprune.train.loop import resolve_device  # torch: only when a config is built
 
-    base, preset = preset_config(choices.preset, scoring, resolve_device(choices.device).type == "cuda")
+    base, preset = preset_config(choices.preset, scoring, resolve_device(choices.device).type == "cuda",
+                                 choices.mode)
     mode = choices.mode or ("classify" if layout in CLASSIFICATION_LAYOUTS else base.mode)
-    if scoring and preset == "cpu" and mode == "reid":
-        base = cpu_reid_scoring_config()
     changes = {"mode": mode, "device": choices.device, "amp": choices.amp, "channels_last": choices.amp,
                "compile": choices.compile, "seed": choices.seed, "weights": choices.weights}
     for name in ("pretrained", "backbone", "epochs", "batch_size", "instances", "lr"):
