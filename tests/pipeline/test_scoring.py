@@ -158,3 +158,31 @@ def test_adaptive_stop_ends_the_run_and_records_why(tiny_world):
     ours = score_dataset(table, images, options, progress=False)["entropy"]
     assert ours.params["stopped_at"] == 2 and ours.params["epochs_saved"] == 3 and ours.cost["epochs"] == 2
     assert "stable" in ours.params["stop_reason"] and len(ours.params["diagnostics"]) == 2
+
+
+def test_adaptive_stop_takes_el2n_and_grand_at_the_stop(tiny_world):
+    """Issue 25: EL2N / GraNd riding on a classify-mode main run used to be taken only at epoch T,
+    which an adaptive stop never reaches (``TypeError`` in the score store)."""
+    from reidprune.pipeline.stopping import StopRule
+
+    table, images = tiny_world()
+    rule = StopRule(min_epochs=1, stable_spearman=0.01, stable_changes=0.99)  # stops at epoch 2
+    options = ScoreOptions(("entropy", "el2n", "grand"), CONFIG.replace(mode="classify", epochs=5),
+                           stop="auto", stop_rule=rule)
+    scores = score_dataset(table, images, options, progress=False)
+    assert scores["entropy"].params["stopped_at"] == 2
+    for name in ("el2n", "grand"):
+        assert scores[name].params["score_epochs"] == 2 and scores[name].cost["epochs"] == 2
+        assert scores[name].importance.shape == (len(table),) and np.isfinite(scores[name].importance).all()
+
+
+def test_a_fixed_window_trains_no_further_than_the_methods_need(tiny_world):
+    """``--stop fixed --score-epochs 2`` with entropy alone trains 2 epochs, not all of ``--epochs``;
+    forgetting needs the whole run, so with it the run goes on."""
+    table, images = tiny_world()
+    alone = score_dataset(table, images, ScoreOptions(("entropy",), CONFIG.replace(epochs=4), score_epochs=2),
+                          progress=False)
+    assert alone["entropy"].cost["epochs"] == 2 and len(alone["entropy"].params["diagnostics"]) == 2
+    both = score_dataset(table, images, ScoreOptions(("entropy", "forgetting"), CONFIG.replace(epochs=4),
+                                                     score_epochs=2), progress=False)
+    assert both["forgetting"].cost["epochs"] == 4 and both["entropy"].cost["epochs"] == 2

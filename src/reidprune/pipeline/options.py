@@ -23,6 +23,8 @@ Echo = Callable[..., None]
 
 MAIN_RUN = ("entropy", "entropy_knn", "forgetting", "aum", "ma_loss", "prototypes")
 CE_RUNS = ("el2n", "grand")
+#: main-run methods that need every epoch of the run, not only the first T
+FULL_RUN = ("forgetting", "aum", "ma_loss", "prototypes")
 STOP_MODES = ("auto", "fixed")
 METHODS = ("entropy", "entropy_knn", "random", "el2n", "grand", "forgetting", "prototypes", "ma_loss", "aum", "confident")
 

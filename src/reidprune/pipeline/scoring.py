@@ -29,7 +29,7 @@ from reidprune.dynamics.topk import TopKLogitRecorder
 from reidprune.dynamics.trackers import AUMTracker, ForgettingTracker, LossEMATracker
 from reidprune.errors import ReidPruneError
 from reidprune.models.reid import build_model
-from reidprune.pipeline.options import CE_RUNS, MAIN_RUN, METHODS, ScoreOptions  # noqa: F401 (METHODS: public here too)
+from reidprune.pipeline.options import CE_RUNS, FULL_RUN, MAIN_RUN, METHODS, ScoreOptions  # noqa: F401 (METHODS: public here too)
 from reidprune.pipeline.stopping import EpochAccuracy, ScoringMonitor
 from reidprune.scores import aum as aum_mod
 from reidprune.scores.confident import confident_learning_issues, kfold_indices
@@ -125,6 +125,9 @@ def _main_run(ctx: _Context, methods: set[str]) -> list[MethodScores]:
     accuracy = EpochAccuracy(device)
     hooks = {"entropy": recorder, "forgetting": forgetting, "aum": aum, "ma_loss": ma}
     active = [h for name, h in hooks.items() if name in methods]
+    # forgetting, AUM, the moving-average loss and prototypes need the whole run; the others
+    # only its first T epochs, so without them the run stops there
+    config = opts.train if methods & set(FULL_RUN) else opts.train.replace(epochs=opts.T)
     callbacks = []
     monitor = None
     if methods & {"entropy", "entropy_knn"}:
@@ -133,12 +136,13 @@ def _main_run(ctx: _Context, methods: set[str]) -> list[MethodScores]:
             active.append(accuracy)
             rule = opts.stop_rule if opts.stop == "auto" else None
             monitor = ScoringMonitor(recorder, accuracy, ctx.labels, rule,
-                                     ends_training=opts.T == opts.train.epochs)
+                                     ends_training=opts.T == config.epochs)
             callbacks.append(monitor)
-    snapshot = _CESnapshot(ctx, opts.T, "grand" in methods) if _ce_rides_on_main(opts, methods) else None
+    # after the monitor: an adaptive stop before epoch T takes EL2N / GraNd at the stop
+    snapshot = _CESnapshot(ctx, opts.T, "grand" in methods, monitor) if _ce_rides_on_main(opts, methods) else None
     if snapshot:
         callbacks.append(snapshot)
-    model, result = ctx.fit("main", opts.train, ctx.labels, ctx.C, hooks=active, callbacks=callbacks)
+    model, result = ctx.fit("main", config, ctx.labels, ctx.C, hooks=active, callbacks=callbacks)
     E, secs = result.epochs, result.seconds
     T = min(monitor.stop_epoch or opts.T, E) if monitor else opts.T
     shared = {"runs": 1, "shared_run": "main"}
@@ -250,13 +254,14 @@ def _sparse_entropy_result(recorder: TopKLogitRecorder, T: int, every: int, cost
 class _CESnapshot:
     """After epoch T of a CE-only run: EL2N from an evaluation pass, and GraNd."""
 
-    def __init__(self, ctx: _Context, epoch: int, want_grand: bool):
-        self.ctx, self.epoch, self.want_grand = ctx, epoch, want_grand
+    def __init__(self, ctx: _Context, epoch: int, want_grand: bool, monitor: ScoringMonitor | None = None):
+        self.ctx, self.epoch, self.want_grand, self.monitor = ctx, epoch, want_grand, monitor
         self.el2n: np.ndarray | None = None
         self.grand: np.ndarray | None = None
 
     def on_epoch_end(self, epoch: int, model) -> None:
-        if epoch != self.epoch:
+        stopped_here = self.monitor is not None and self.monitor.stop_epoch == epoch
+        if self.el2n is not None or (epoch != self.epoch and not stopped_here):
             return
         ctx = self.ctx
         logits, _ = predict(model, ctx.images, ctx.options.train.eval_batch_size, ctx.device)
