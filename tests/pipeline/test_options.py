@@ -40,12 +40,18 @@ def test_removal_fraction_refuses_both():
         removal_fraction(0.2, 5)
 
 
-def test_selection_options_take_delta_from_the_scoring_preset():
+def test_selection_options_leave_delta_to_the_decision():
+    """delta None is resolved once, in decide: the option, else the probes' measure, else the preset's."""
+    from reidprune.pipeline.selecting import _delta
+
     cpu_scores = SimpleNamespace(info={"delta": 0.03})
     options = selection_options("entropy", cpu_scores, count=5, min_per_identity=2)
-    assert (options.delta, options.delta_relative, options.fraction, options.count) == (0.03, False, None, 5)
+    assert (options.delta, options.delta_relative, options.fraction, options.count) == (None, False, None, 5)
     assert options.min_per_identity == 2
+    assert _delta(options, cpu_scores, None) == (0.03, False)
+    assert _delta(options, cpu_scores, {"delta": 0.012}) == (0.012, False)
     assert selection_options("entropy", cpu_scores, delta=0.2).delta == 0.2
+    assert _delta(selection_options("entropy", cpu_scores, delta=0.2), cpu_scores, {"delta": 0.01}) == (0.2, False)
     chance = selection_options("entropy", cpu_scores, delta=0.2, delta_chance=2.0)
     assert (chance.delta, chance.delta_relative, chance.fraction) == (2.0, True, 0.3)
-    assert selection_options("el2n", SimpleNamespace(info={})).delta == SelectOptions.delta == 0.10
+    assert _delta(selection_options("el2n", SimpleNamespace(info={})), SimpleNamespace(info={}), None) == (0.10, False)

@@ -10,7 +10,7 @@ from reidprune.console import FiniteFloatRange
 from reidprune.data.layout_names import layout_names
 from reidprune.export.linking import LINK_MODES
 from reidprune.pipeline.checks import BACKBONE_HALVINGS
-from reidprune.pipeline.options import STOP_MODES, SelectOptions
+from reidprune.pipeline.options import RELABEL_MODES, STOP_MODES, ScoreOptions, SelectOptions
 from reidprune.train.config import MODES, PRESETS, TrainChoices, preset_defaults
 
 
@@ -38,9 +38,18 @@ def _options(func, opts):
 def stop_option(func):
     return click.option(
         "--stop", type=click.Choice(STOP_MODES), default=None,
-        help="auto: stop recording at the first epoch where the entropy ranking is stable or the model starts "
-             "memorising the given labels (--score-epochs is the cap); fixed: exactly T epochs (the paper). "
-             "[default: auto for pretrained models, fixed from scratch]")(func)
+        help="probes: give a few images a known wrong label in the scoring run, end the window where they say "
+             "mislabel detection is best, and estimate its precision, recall, the noise rate and the outlier "
+             "threshold on this data (labels restored afterwards); auto: stop at the first epoch where the entropy "
+             "ranking is stable or the model starts memorising the given labels; fixed: exactly T epochs (the "
+             "paper). --score-epochs is the cap. [default: probes when the set affords 30 probes (one per "
+             "identity, 5% of the images), else auto for pretrained models, fixed from scratch]")(func)
+
+
+def probe_option(func):
+    return click.option("--probe-fraction", type=FiniteFloatRange(0, 0.5, min_open=True, max_open=True),
+                        default=ScoreOptions.probe_fraction, show_default=True,
+                        help="Share of the images made probes (--stop probes; at most 400, one per identity).")(func)
 
 
 def training_options(func):
@@ -98,8 +107,11 @@ def selection_options(func):
         click.option("--purify/--no-purify", default=SelectOptions.purify, show_default=True,
                      help="Remove outliers and relabel mislabeled images (the paper's full pipeline)."),
         click.option("--delta", type=FiniteFloatRange(0, 1, max_open=True), default=None,
-                     help="Outlier if max(soft label) <= delta. [default: the scoring preset's: 0.10 for paper "
-                          "and small (the paper's), 0.03 for cpu]"),
+                     help="Outlier if max(soft label) <= delta. [default: measured by the scoring run's probes "
+                          "(--stop probes); else the scoring preset's: 0.10 for paper and small, 0.03 for cpu]"),
+        click.option("--relabel", type=click.Choice(RELABEL_MODES), default=SelectOptions.relabel, show_default=True,
+                     help="auto: relabel flagged images only when the scoring run's probes say it fixes more "
+                          "labels than it breaks (else flag them for review); all: always (the paper); none."),
         click.option("--delta-chance", type=FiniteFloatRange(0, min_open=True), default=None,
                      help="Outlier if max(soft label) <= K / C (K times chance); overrides --delta. "
                           "Useful for models trained from scratch, whose soft labels are flat."),

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import click
 
-from reidprune.commands.options import selection_options, stop_option, training_options
+from reidprune.commands.options import probe_option, selection_options, stop_option, training_options
 from reidprune.console import FiniteFloatRange
 from reidprune.pipeline.options import METHODS, ScoreOptions, SelectOptions
 
@@ -31,6 +31,7 @@ from reidprune.pipeline.options import METHODS, ScoreOptions, SelectOptions
               help="0: exact recorder (N x C sums). K > 0: keep the top K classes per sample plus the rest's "
                    "mass, N x (8K + 40) bytes, for N x C beyond memory.")
 @stop_option
+@probe_option
 @training_options
 def score(data, out, **options):
     """Score every training image of DATA; writes OUT/scores.npz.
@@ -61,9 +62,14 @@ def prune(data, scores_path, out, **selection):
 @click.command()
 @click.argument("data", type=click.Path(exists=True, file_okay=False))
 @click.option("--out", "-o", type=click.Path(file_okay=False), required=True, help="Output folder.")
-@click.option("--score-epochs", type=click.IntRange(1), default=None, help="T (paper: 12) [default: --epochs].")
+@click.option("--method", "-m", type=click.Choice(("entropy", "entropy_knn")), default="entropy", show_default=True,
+              help="Our detector: entropy (the paper's soft label) or entropy_knn (mixed with a neighbour vote in "
+                   "the scoring model's embedding; corrects better on scarce data).")
+@click.option("--score-epochs", type=click.IntRange(1), default=None,
+              help="T: the cap of the scoring window (paper: 12). [default: --epochs]")
 @selection_options
 @stop_option
+@probe_option
 @training_options
 def run(data, out, **options):
     """Score DATA with our method, then purify + prune + export, in one command."""

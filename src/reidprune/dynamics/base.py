@@ -165,6 +165,10 @@ class SampleTracker(StatefulHook, abc.ABC):
     def end_epoch(self) -> None:
         self.window.advance()
 
+    def close_window(self, epoch: int) -> None:
+        """Accumulate no epoch after ``epoch`` (an adaptive stop ended the window there)."""
+        self.window.stop = max(self.window.start, int(epoch))
+
     def presentations(self, allow_missing: bool = False) -> torch.Tensor:
         """Visits per sample, int64 (N,) on the CPU; raises when a sample has none (unless ``allow_missing``)."""
         counts = self.counts.cpu()

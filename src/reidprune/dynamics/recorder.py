@@ -53,6 +53,15 @@ class LogitRecorder(SampleTracker):
         sampling with replacement) counts each time."""
         self.sums.index_add_(0, ids, logits.to(self.sums.device, torch.float32))
 
+    def restore(self, sums: torch.Tensor, counts: torch.Tensor, epoch: int) -> None:
+        """Roll back to an earlier state (the sums and counts after ``epoch``) and close the window there."""
+        if tuple(sums.shape) != tuple(self.sums.shape) or tuple(counts.shape) != tuple(self.counts.shape):
+            raise ReidPruneError(f"cannot restore sums {tuple(sums.shape)} / counts {tuple(counts.shape)} into a "
+                                 f"recorder of {tuple(self.sums.shape)}")
+        self.sums.copy_(sums)
+        self.counts.copy_(counts)
+        self.close_window(epoch)
+
     def mean_logits(self, allow_missing: bool = False) -> torch.Tensor:
         """Mean logits per sample (N x C, fp32, on CPU).
 

@@ -17,10 +17,13 @@ from reidprune.data.images import load_images
 from reidprune.data.layouts import load_dataset
 from reidprune.data.synth import MISLABELED, SynthConfig, generate_world, read_ground_truth
 from reidprune.pipeline.retrain import EvalImages, retrain_and_evaluate
+from reidprune.data.noise import probe_count
+from reidprune.pipeline.options import default_stop
 from reidprune.pipeline.scoring import ScoreOptions, score_dataset
+from reidprune.select.calibration import MIN_PROBES
 from reidprune.pipeline.selecting import SelectOptions, decide, export_decision
 from reidprune.report.gallery import entropy_histogram, flagged_gallery, identity_strips
-from reidprune.train.config import cpu_quick_config
+from reidprune.train.config import PRESET_DELTA, cpu_quick_config
 
 
 @dataclass(frozen=True)
@@ -29,7 +32,7 @@ class DemoOptions:
     fraction: float = 0.3
     score_epochs: int = 12
     retrain_epochs: int = 24
-    delta: float = 0.10
+    delta: float | None = None  # None: measured by the scoring run's probes
     seed: int = 0
 
 
@@ -60,7 +63,8 @@ def run_demo(out: str | Path, options: DemoOptions = DemoOptions(), progress: bo
 
     echo(f"[2/5] scoring {len(train)} images ({options.score_epochs} epochs, small CNN, CPU ok)")
     t = time.perf_counter()
-    scores = score_dataset(train, images, ScoreOptions(("entropy",), config), progress=progress)
+    scores = score_dataset(train, images, ScoreOptions(("entropy",), config, seed=options.seed,
+                                                         stop=default_stop(probe_count(train.label), False, 0, MIN_PROBES)), progress=progress)
     scores.save(out / "scores.npz")
     timings["score"] = time.perf_counter() - t
 
@@ -72,7 +76,7 @@ def run_demo(out: str | Path, options: DemoOptions = DemoOptions(), progress: bo
     manifest = out / "manifest.csv"
     flagged_gallery(manifest, world, out / "flagged.png")
     identity_strips(manifest, world, out / "identities.png", seed=options.seed)
-    entropy_histogram(manifest, out / "scores.png", delta=options.delta)
+    entropy_histogram(manifest, out / "scores.png", delta=decision.threshold or PRESET_DELTA["paper"])
 
     echo("[4/5] retraining on the full, the pruned and a random subset of the same size")
     eval_images = EvalImages.load(table, size, progress=progress)

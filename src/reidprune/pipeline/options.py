@@ -25,7 +25,8 @@ MAIN_RUN = ("entropy", "entropy_knn", "forgetting", "aum", "ma_loss", "prototype
 CE_RUNS = ("el2n", "grand")
 #: main-run methods that need every epoch of the run, not only the first T
 FULL_RUN = ("forgetting", "aum", "ma_loss", "prototypes")
-STOP_MODES = ("auto", "fixed")
+STOP_MODES = ("probes", "auto", "fixed")
+RELABEL_MODES = ("auto", "all", "none")
 METHODS = ("entropy", "entropy_knn", "random", "el2n", "grand", "forgetting", "prototypes", "ma_loss", "aum", "confident")
 
 
@@ -52,11 +53,18 @@ class ScoreOptions:
     aum_flags: with ``aum``, also run the two threshold-sample runs that flag mislabels
         (pruning by AUM needs only the margins of the main run).
     seed: seed of the random score and of the tie-breaking in forgetting.
-    stop: ``"fixed"`` records exactly T epochs (the paper); ``"auto"`` stops the recorder (and
+    stop: ``"probes"`` gives a few samples a known wrong label in the scoring run (the probes,
+        :func:`~reidprune.data.noise.choose_probes`), ends the window at the epoch where they say
+        mislabel detection is best and estimates its precision, recall, the noise rate and the
+        outlier threshold on this data (:mod:`reidprune.select.calibration`); their labels are
+        restored afterwards. ``"fixed"`` records exactly T epochs (the paper); ``"auto"`` stops the recorder (and
         the main run, when it is T epochs long) at the first epoch where the ranking is stable
         or the model starts memorising the given labels, T being the cap (see
         :mod:`reidprune.pipeline.stopping`). Per-epoch diagnostics are recorded either way.
     stop_rule: the thresholds of the ``"auto"`` stop.
+    probe_fraction: the share of the set made probes (``"probes"``; at most 400, one per identity).
+    train_to_cap: benchmarks only: train every epoch of ``train.epochs`` even after the stop (the
+        window still ends there), so a benchmark's observers see the whole trajectory.
     knn_k, knn_weight: ``entropy_knn`` (beyond the paper): the soft label mixed with the vote of
         each sample's ``knn_k`` nearest neighbours in the scoring model's BNNeck embedding,
         ``(1 - knn_weight) * soft + knn_weight * vote`` (see :mod:`reidprune.scores.neighbours`).
@@ -76,13 +84,17 @@ class ScoreOptions:
     seed: int = 0
     stop: str = "fixed"
     stop_rule: StopRule = field(default_factory=_default_stop_rule)
+    probe_fraction: float = 0.05
+    train_to_cap: bool = False
     knn_k: int | None = None  # None: half the median number of images per identity
     knn_weight: float = 0.3
     recorder_topk: int = 0
 
     def __post_init__(self):
         if self.stop not in STOP_MODES:
-            raise ReidPruneError(f"stop must be 'fixed' or 'auto', got {self.stop!r}")
+            raise ReidPruneError(f"stop must be one of {', '.join(STOP_MODES)}, got {self.stop!r}")
+        if not 0 < self.probe_fraction < 0.5:
+            raise ReidPruneError(f"probe_fraction must lie in (0, 0.5), got {self.probe_fraction}")
         unknown = [m for m in self.methods if m not in METHODS]
         if unknown or not self.methods:
             raise ReidPruneError(f"unknown method(s) {unknown}; choose from {', '.join(METHODS)}")
@@ -94,7 +106,7 @@ class ScoreOptions:
             raise ReidPruneError(
                 f"--every {self.every} records no epoch of the {self.T}-epoch accumulation window "
                 f"(--score-epochs, default --epochs); use --every {self.T} or less, or more epochs")
-        if self.recorder_topk and (self.stop == "auto" or "entropy_knn" in self.methods):
+        if self.recorder_topk and (self.stop != "fixed" or "entropy_knn" in self.methods):
             raise ReidPruneError("the top-k recorder (--recorder-topk) keeps no full soft labels: it works with "
                                  "--stop fixed and without entropy_knn")
         if self.recorder_topk < 0:
@@ -122,8 +134,14 @@ class SelectOptions:
     fraction / count: how many samples to remove in total (outliers included); give one.
     purify: remove outliers and relabel mislabeled samples (the paper's full pipeline) with the
         soft labels of ``method`` when it has them (``entropy_knn``), else of ``entropy``.
-    delta: outlier threshold on max(soft label) (paper: 0.10).
+    delta: outlier threshold on max(soft label) (paper: 0.10); None = measured by the scoring
+        run's probes when it had them (:func:`~reidprune.select.calibration.probe_delta`), else
+        the scoring preset's (:data:`~reidprune.train.config.PRESET_DELTA`).
     delta_relative: read ``delta`` as a multiple of chance 1/C instead.
+    relabel: ``"auto"`` relabels the flagged samples only when the scoring run's probes say it
+        fixes more labels than it breaks (:func:`~reidprune.select.calibration.relabel_pays`;
+        otherwise they are only flagged, for ``reidprune review``); ``"all"`` always relabels
+        (the paper); ``"none"`` never.
     min_per_identity: never prune an identity below this many images.
     class_balance: Sorscher et al.'s class-balancing ratio (paper: 0.5 for prototypes).
     max_outlier_fraction: refuse to go on when more than this share of the set is flagged as
@@ -136,13 +154,42 @@ class SelectOptions:
     fraction: float | None = 0.3
     count: int | None = None
     purify: bool = True
-    delta: float = 0.10
+    delta: float | None = None
     delta_relative: bool = False
+    relabel: str = "auto"
     min_per_identity: int = 0
     class_balance: float = 0.0
     max_outlier_fraction: float = 0.2
     seed: int = 0
     decisions: str | None = None
+
+    def __post_init__(self):
+        if self.relabel not in RELABEL_MODES:
+            raise ReidPruneError(f"relabel must be one of {', '.join(RELABEL_MODES)}, got {self.relabel!r}")
+        if self.delta_relative and self.delta is None:
+            raise ReidPruneError("delta_relative needs a delta (K of K x chance)")
+
+
+def default_stop(probes: int, pretrained: bool, recorder_topk: int = 0, min_probes: int = 30) -> str:
+    """The scoring stop when none is given (the one place it is decided).
+
+    ``"probes"`` where the set affords ``min_probes`` probes (the estimates need them) and the
+    exact recorder keeps full soft labels; else ``"auto"`` (the diagnostics' heuristic) for a
+    pretrained backbone, which memorises wrong labels within a few epochs, and the paper's
+    ``"fixed"`` T from scratch or with the top-k recorder.
+
+    Parameters
+    ----------
+    probes: how many probes the set would get (:func:`reidprune.data.noise.probe_count`).
+    pretrained: the scoring model starts from ImageNet (or local) weights.
+    recorder_topk: the top-k recorder's K (0 = exact).
+    min_probes: :data:`reidprune.select.calibration.MIN_PROBES`.
+    """
+    if recorder_topk:
+        return "fixed"
+    if probes >= min_probes:
+        return "probes"
+    return "auto" if pretrained else "fixed"
 
 
 def removal_fraction(fraction: float | None, count: int | None) -> float | None:

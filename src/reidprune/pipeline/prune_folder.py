@@ -48,15 +48,13 @@ def selection_options(method: str, scores: ScoreSet, fraction: float | None = No
     Parameters
     ----------
     method: the ranking method.
-    scores: the scores; their preset's outlier threshold is the default ``delta``.
+    scores: the scores (unused; kept for the callers' signature).
     fraction, count: how much to remove (at most one; neither = SelectOptions' fraction).
-    delta: outlier threshold on max(soft label); None = the scoring preset's.
+    delta: outlier threshold on max(soft label); None = the probes' measure, else the scoring preset's.
     delta_chance: threshold as K x chance (K / C); overrides ``delta``.
     fields: the other SelectOptions fields (``purify``, ``max_outlier_fraction``,
         ``min_per_identity``, ``class_balance``, ``decisions``).
     """
-    if delta is None:
-        delta = float(scores.info.get("delta", SelectOptions.delta))
     return SelectOptions(method=method, fraction=removal_fraction(fraction, count), count=count,
                          delta=delta_chance if delta_chance is not None else delta,
                          delta_relative=delta_chance is not None, **fields)

@@ -12,11 +12,9 @@ from reidprune.pipeline.score_folder import score_into
 from reidprune.pipeline.selecting import Decision
 from reidprune.train.config import TrainChoices
 
-METHOD = "entropy"  # ours: the soft labels' entropy, which also purifies
-
-
-def run_folder(data: str | Path, out: str | Path, train: TrainChoices, *, echo: Echo, score_epochs: int | None = None,
-               stop: str | None = None, layout: str = "auto", skip_bad_images: bool = False, progress: bool = True,
+def run_folder(data: str | Path, out: str | Path, train: TrainChoices, *, echo: Echo, method: str = "entropy",
+               score_epochs: int | None = None, stop: str | None = None, probe_fraction: float | None = None,
+               layout: str = "auto", skip_bad_images: bool = False, progress: bool = True,
                **selection) -> Decision:
     """Score ``data`` into ``out`` and prune with the scores, holding ``out``'s lock throughout.
 
@@ -28,7 +26,8 @@ def run_folder(data: str | Path, out: str | Path, train: TrainChoices, *, echo: 
     data, out: the dataset folder and the output folder.
     train: the training options given (the scoring run's).
     echo: prints results and notes.
-    score_epochs, stop: the scoring run's T and stop rule (see ``score_into``).
+    method: our detector, ``entropy`` or ``entropy_knn``; it ranks and purifies.
+    score_epochs, stop, probe_fraction: the scoring run's cap, stop rule and probes (see ``score_into``).
     layout, skip_bad_images, progress: how the dataset is read.
     selection: :func:`~reidprune.pipeline.prune_folder.prune_scored`'s options (``fraction``,
         ``count``, ``delta``, ``materialize``, ...).
@@ -37,11 +36,12 @@ def run_folder(data: str | Path, out: str | Path, train: TrainChoices, *, echo: 
     before_training = partial(check_selection_setup, fraction=fraction, count=count,
                               materialize=selection.get("materialize"), out=out)
     with output_lock(out):
-        scored = score_into(data, out, train, echo=echo, methods=(METHOD,), score_epochs=score_epochs, stop=stop,
+        extra = {} if probe_fraction is None else {"probe_fraction": probe_fraction}
+        scored = score_into(data, out, train, echo=echo, methods=(method,), score_epochs=score_epochs, stop=stop,
                             layout=layout, skip_bad_images=skip_bad_images, progress=progress,
-                            before_training=before_training)
+                            before_training=before_training, **extra)
         try:
-            return prune_scored(scored.table, scored.train, scored.scores, out, METHOD, echo=echo,
+            return prune_scored(scored.table, scored.train, scored.scores, out, method, echo=echo,
                                 skipped=scored.scores.info.get("skipped_files"), **selection)
         except ReidPruneError as exc:
             saved = Path(out) / "scores.npz"

@@ -17,7 +17,9 @@ from reidprune.data.table import SampleTable
 from reidprune.models.weights import resolve_weights
 from reidprune.pipeline.checks import check_input_size, output_lock
 from reidprune.pipeline.loading import load_training_images
-from reidprune.pipeline.options import METHODS, Echo, ScoreOptions
+from reidprune.data.noise import probe_count
+from reidprune.pipeline.options import METHODS, Echo, ScoreOptions, default_stop
+from reidprune.select.calibration import MIN_PROBES
 from reidprune.pipeline.scoring import score_dataset
 from reidprune.scores.store import ScoreSet
 from reidprune.train import distributed
@@ -67,8 +69,11 @@ def score_into(data: str | Path, out: str | Path, train: TrainChoices, *, echo: 
     config, preset = config_from_choices(train, table.layout, scoring=True)
     check_input_size(config.backbone, config.height, config.width)
     methods = METHODS if "all" in methods else tuple(dict.fromkeys(methods))
-    if stop is None:  # pretrained models need a stop; from scratch (or top-k) the paper's fixed T
-        stop = "auto" if (config.pretrained or config.weights) and not score_fields.get("recorder_topk") else "fixed"
+    if stop is None:
+        fraction = score_fields.get("probe_fraction", ScoreOptions.probe_fraction)
+        stop = default_stop(probe_count(table.split_table("train").label, fraction),
+                            bool(config.pretrained or config.weights), score_fields.get("recorder_topk", 0),
+                            MIN_PROBES)
     options = ScoreOptions(methods=methods, train=config, seed=train.seed, stop=stop, **score_fields)
     out = Path(out)
     if before_training is not None:
@@ -111,6 +116,11 @@ def format_diagnostics(params: dict) -> str:
         chg = "" if d["argmax_changed"] is None else f"{d['argmax_changed']:.4f}"
         rho = "" if d["spearman"] is None else f"{d['spearman']:.4f}"
         lines.append(f"{d['epoch']:>5} {d['train_accuracy']:>9.3f} {d['flagged']:>8.3f} {chg:>10} {rho:>8}")
+    if isinstance(params.get("calibration"), dict):
+        lines.append(f"{'epoch':>5} {'probe recall':>12} {'est. precision':>14} {'est. F1':>7} {'correction':>10}")
+        for e in params["calibration"]["history"]:
+            lines.append(f"{e['epoch']:>5} {e['recall']:>12.3f} {e['precision']:>14.3f} {e['f1']:>7.3f} "
+                         f"{e['correction']:>10.3f}")
     saved = f", {params['epochs_saved']} of {params['cap']} epochs saved" if params.get("epochs_saved") else ""
     lines.append(f"soft labels from epochs 1-{params.get('stopped_at')} ({params.get('stop_reason')}{saved})")
     return "\n".join(lines)

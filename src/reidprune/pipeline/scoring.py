@@ -30,7 +30,10 @@ from reidprune.dynamics.trackers import AUMTracker, ForgettingTracker, LossEMATr
 from reidprune.errors import ReidPruneError
 from reidprune.models.reid import build_model
 from reidprune.pipeline.options import CE_RUNS, FULL_RUN, MAIN_RUN, METHODS, ScoreOptions  # noqa: F401 (METHODS: public here too)
+from reidprune.data.noise import choose_probes, nearest_classes, probe_count
+from reidprune.dynamics.probe_stop import ProbeMonitor
 from reidprune.pipeline.stopping import EpochAccuracy, ScoringMonitor
+from reidprune.select.calibration import MIN_PROBES, probe_delta, relabel_pays
 from reidprune.scores import aum as aum_mod
 from reidprune.scores.confident import confident_learning_issues, kfold_indices
 from reidprune.scores.el2n import average_over_models, el2n_scores
@@ -47,11 +50,13 @@ from reidprune.train.config import TrainConfig
 from reidprune.train.loop import fit, predict, resolve_device
 
 def score_dataset(train: SampleTable, images: torch.Tensor, options: ScoreOptions,
-                  workdir: str | Path | None = None, progress: bool = True) -> ScoreSet:
+                  workdir: str | Path | None = None, progress: bool = True, observers: tuple = ()) -> ScoreSet:
     """Score every sample of ``train`` (a training split) with ``options.methods``.
 
     ``images`` are the split's uint8 images (N x 3 x H x W, already at the input size).
     ``workdir`` holds per-run checkpoints: re-running with the same arguments resumes.
+    ``observers``: extra training hooks (``update``) and epoch callbacks (``on_epoch_end``) of
+    the main run, e.g. a benchmark's per-epoch recorder; they see the labels it trains with.
     """
     if len(images) != len(train):
         raise ReidPruneError(f"{len(images)} images for {len(train)} training samples")
@@ -60,6 +65,7 @@ def score_dataset(train: SampleTable, images: torch.Tensor, options: ScoreOption
         raise ReidPruneError("every training sample needs a label in 0..C-1")
     scores = ScoreSet.for_table(train, {"options": asdict(options), "num_classes": train.num_classes})
     ctx = _Context(train, images, options, Path(workdir) if workdir else None, progress, scores.fingerprint)
+    ctx.observers = tuple(observers)
     methods = set(options.methods)
     if "random" in methods:
         scores.add(MethodScores("random", random_scores(len(train), options.seed), {"seed": options.seed},
@@ -91,6 +97,7 @@ class _Context:
         self.device = resolve_device(options.train.device)
         self.fingerprint = fingerprint
         self.weights: dict | None = None  # which weights the runs started from
+        self.observers: tuple = ()
 
     def checkpoint(self, run: str) -> Path | None:
         return None if self.workdir is None else self.workdir / f"{run}.ckpt"
@@ -128,41 +135,62 @@ def _main_run(ctx: _Context, methods: set[str]) -> list[MethodScores]:
     # forgetting, AUM, the moving-average loss and prototypes need the whole run; the others
     # only its first T epochs, so without them the run stops there
     config = opts.train if methods & set(FULL_RUN) else opts.train.replace(epochs=opts.T)
+    ours = bool(methods & {"entropy", "entropy_knn"})
+    probes, trained_labels = None, ctx.labels
+    if ours and opts.stop == "probes":
+        probes, trained_labels = _choose_probes(ctx)
     callbacks = []
-    monitor = None
-    if methods & {"entropy", "entropy_knn"}:
+    monitor = probe_monitor = None
+    ends_training = opts.T == config.epochs and not opts.train_to_cap
+    if ours:
         active += [recorder] if "entropy" not in methods else []
         if not opts.recorder_topk:  # the diagnostics need the full soft labels
             active.append(accuracy)
             rule = opts.stop_rule if opts.stop == "auto" else None
-            monitor = ScoringMonitor(recorder, accuracy, ctx.labels, rule,
-                                     ends_training=opts.T == config.epochs)
+            monitor = ScoringMonitor(recorder, accuracy, trained_labels, rule, ends_training=ends_training)
             callbacks.append(monitor)
-    # after the monitor: an adaptive stop before epoch T takes EL2N / GraNd at the stop
-    snapshot = _CESnapshot(ctx, opts.T, "grand" in methods, monitor) if _ce_rides_on_main(opts, methods) else None
+        if probes is not None:
+            probe_monitor = ProbeMonitor(recorder, trained_labels, ctx.labels, probes, ends_training=ends_training)
+            callbacks.append(probe_monitor)
+    # after the monitors: an adaptive stop before epoch T takes EL2N / GraNd at the stop
+    snapshot = _CESnapshot(ctx, opts.T, "grand" in methods, probe_monitor or monitor) \
+        if _ce_rides_on_main(opts, methods) else None
     if snapshot:
         callbacks.append(snapshot)
-    model, result = ctx.fit("main", config, ctx.labels, ctx.C, hooks=active, callbacks=callbacks)
+    active += [o for o in ctx.observers if hasattr(o, "update")]
+    callbacks += [o for o in ctx.observers if hasattr(o, "on_epoch_end")]
+    model, result = ctx.fit("main", config, trained_labels, ctx.C, hooks=active, callbacks=callbacks)
     E, secs = result.epochs, result.seconds
-    T = min(monitor.stop_epoch or opts.T, E) if monitor else opts.T
+    best = probe_monitor.finish() if probe_monitor is not None else None
+    if best is not None:
+        T = best.epoch
+    else:
+        T = min(monitor.stop_epoch or opts.T, E) if monitor else opts.T
     shared = {"runs": 1, "shared_run": "main"}
     out = []
     if snapshot is not None:
-        params = {"score_epochs": T, "models": 1, "loss": "cross-entropy"}
-        cost = {"epochs": T, "seconds": secs * T / E, **shared}
+        taken = snapshot.taken_at or T
+        params = {"score_epochs": taken, "models": 1, "loss": "cross-entropy"}
+        cost = {"epochs": taken, "seconds": secs * taken / E, **shared}
         if "el2n" in methods:
             out.append(MethodScores("el2n", snapshot.el2n, params, cost))
         if "grand" in methods:
             out.append(MethodScores("grand", snapshot.grand, {**params, "parameters": "all"}, dict(cost)))
-    if methods & {"entropy", "entropy_knn"}:
-        result_entropy = _entropy_result(recorder, T, opts.every, {"epochs": T, "seconds": secs * T / E, **shared},
+    if ours:
+        paid = E if best is not None else T  # the probes' run trains past its best window to see it
+        result_entropy = _entropy_result(recorder, T, opts.every, {"epochs": paid, "seconds": secs * paid / E, **shared},
                                          ctx.labels)
         if monitor is not None:
             result_entropy.params.update(stopping_params(monitor, opts))
+        if probe_monitor is not None:
+            _add_calibration(result_entropy, probe_monitor, best, E, trained_labels, opts)
         if "entropy" in methods:
             out.append(result_entropy)
         if "entropy_knn" in methods:
-            out.append(_entropy_knn_result(ctx, model, result_entropy))
+            knn = _entropy_knn_result(ctx, model, result_entropy)
+            if probe_monitor is not None:
+                knn.extras.update({k: result_entropy.extras[k] for k in ("probe", "probe_label")})
+            out.append(knn)
     if "forgetting" in methods:
         forgets, ever_correct = forgetting.forgets.cpu().numpy(), forgetting.ever_correct.cpu().numpy()
         out.append(MethodScores(
@@ -184,6 +212,41 @@ def _main_run(ctx: _Context, methods: set[str]) -> list[MethodScores]:
             "prototypes", prototype_scores(embeddings, ctx.labels), {"epochs": E, "feature": "bnneck"},
             {"epochs": E, "seconds": secs + time.perf_counter() - began, **shared}))
     return out
+
+
+def _choose_probes(ctx: _Context) -> tuple[np.ndarray, np.ndarray]:
+    """The probes and the labels the run trains with. Half the probes take the most similar
+    identity's label (by the starting backbone's features) when it starts from ImageNet weights."""
+    opts = ctx.options
+    count = probe_count(ctx.labels, opts.probe_fraction)
+    if count < MIN_PROBES:
+        raise ReidPruneError(
+            f"{len(ctx.labels)} images of {ctx.C} identities give {count} probes, fewer than the {MIN_PROBES} the "
+            "calibrated stop needs (--stop probes): use --stop auto or --stop fixed, or a larger --probe-fraction")
+    nearest = None
+    if opts.train.pretrained or opts.train.weights:
+        torch.manual_seed(opts.train.seed)
+        model = build_model(opts.train.backbone, ctx.C, weights=opts.train.weights, pretrained=opts.train.pretrained)
+        _, embeddings = predict(model, ctx.images, opts.train.eval_batch_size, ctx.device)
+        nearest = nearest_classes(embeddings, ctx.labels, ctx.C)
+    return choose_probes(ctx.labels, ctx.C, count, opts.seed, nearest)
+
+
+def _add_calibration(ours: MethodScores, monitor: ProbeMonitor, best, epochs: int, trained: np.ndarray,
+                     opts: ScoreOptions) -> None:
+    """The probes' verdict in our scores: the window, the estimates, the outlier threshold."""
+    probe = monitor.probes
+    max_score = ours.extras["max_score"]
+    ours.extras["probe"] = probe
+    ours.extras["probe_label"] = np.where(probe, trained, -1)
+    stopped = monitor.stop_epoch or epochs
+    ours.params.update({
+        "stop": "probes", "cap": opts.T, "stopped_at": best.epoch, "epochs_saved": opts.T - stopped,
+        "stop_reason": f"calibrated on {int(probe.sum())} probes: best estimated F1 with epochs 1-{best.epoch}"
+                       + (f" (run ended at epoch {stopped})" if stopped != best.epoch else ""),
+        "calibration": {**best.as_dict(), "delta": probe_delta(max_score[probe]),
+                        "relabel_pays": relabel_pays(best.precision, best.correction),
+                        "history": [e.as_dict() for e in monitor.judged()]}})
 
 
 def stopping_params(monitor: ScoringMonitor, opts: ScoreOptions) -> dict:
@@ -258,12 +321,14 @@ class _CESnapshot:
         self.ctx, self.epoch, self.want_grand, self.monitor = ctx, epoch, want_grand, monitor
         self.el2n: np.ndarray | None = None
         self.grand: np.ndarray | None = None
+        self.taken_at: int | None = None
 
     def on_epoch_end(self, epoch: int, model) -> None:
-        stopped_here = self.monitor is not None and self.monitor.stop_epoch == epoch
+        stopped_here = self.monitor is not None and self.monitor.stop_epoch == epoch and self.monitor.ends_training
         if self.el2n is not None or (epoch != self.epoch and not stopped_here):
             return
         ctx = self.ctx
+        self.taken_at = epoch
         logits, _ = predict(model, ctx.images, ctx.options.train.eval_batch_size, ctx.device)
         self.el2n = el2n_scores(logits, ctx.labels)
         if self.want_grand:
@@ -271,11 +336,13 @@ class _CESnapshot:
 
     def state_dict(self) -> dict:
         return {"el2n": torch.as_tensor(self.el2n) if self.el2n is not None else torch.empty(0),
-                "grand": torch.as_tensor(self.grand) if self.grand is not None else torch.empty(0)}
+                "grand": torch.as_tensor(self.grand) if self.grand is not None else torch.empty(0),
+                "taken_at": self.taken_at or 0}
 
     def load_state_dict(self, state: dict) -> None:
         self.el2n = state["el2n"].numpy() if state["el2n"].numel() else None
         self.grand = state["grand"].numpy() if state["grand"].numel() else None
+        self.taken_at = int(state.get("taken_at", 0)) or None
 
 
 def _ce_runs(ctx: _Context, methods: set[str]) -> list[MethodScores]:

@@ -21,6 +21,7 @@ from reidprune.select.decisions import apply_reviews, read_reviews
 from reidprune.select.prune import SelectionReport, select_with_report
 from reidprune.select.purify import outlier_fraction_warning, outlier_threshold, relabel_fraction_warning
 from reidprune.select.selection import Selection
+from reidprune.train.config import PRESET_DELTA
 
 
 @dataclass
@@ -35,6 +36,8 @@ class Decision:
     outliers: np.ndarray
     warnings: list[str]
     notes: list[str] = field(default_factory=list)  # what was done besides selection (review decisions)
+    threshold: float | None = None  # the outlier threshold applied (absolute), None without soft labels
+    quality: dict | None = None  # the probes' estimates (select.calibration), None without probes
 
     @property
     def selection(self) -> Selection:
@@ -42,39 +45,92 @@ class Decision:
 
 
 def decide(scores: ScoreSet, options: SelectOptions) -> Decision:
-    """Apply the paper's order: outliers out, easiest pruned, mislabeled relabelled among the kept."""
+    """Apply the paper's order: outliers out, easiest pruned, mislabeled relabelled among the kept.
+
+    The scoring run's probes (``--stop probes``) are never flagged (their label was wrong on
+    purpose and is restored); their estimates set the default outlier threshold and whether
+    relabelling pays (:class:`SelectOptions`' ``delta`` and ``relabel``).
+    """
     method = scores[options.method]
     n = len(scores.paths)
     nan = np.full(n, np.nan)
     entropy, max_score, predicted = nan, nan, np.full(n, -1)
     mislabeled, outliers = np.zeros(n, bool), np.zeros(n, bool)
     warnings: list[str] = []
+    notes: list[str] = []
+    threshold = quality = None
+    relabel = options.purify and options.relabel != "none"
     source = _soft_label_source(scores, options.method)
     if source is not None:  # unrecorded samples: no soft label, kept, never flagged
         ours = scores[source]
         recorded, predicted, max_score = _soft_label_extras(ours, scores.labels)
         entropy = np.where(recorded, ours.importance, np.nan)
-        mislabeled = recorded & (predicted != scores.labels)
-        threshold = outlier_threshold(_num_classes(ours, scores), options.delta, options.delta_relative)
-        outliers = recorded & (np.where(recorded, max_score, np.inf) <= threshold)
+        judged = recorded & ~_probes(scores, source)
+        mislabeled = judged & (predicted != scores.labels)
+        quality = calibration_of(scores, source)
+        threshold = outlier_threshold(_num_classes(ours, scores), *_delta(options, scores, quality))
+        outliers = judged & (np.where(recorded, max_score, np.inf) <= threshold)
         if not recorded.all():
             warnings.append(unrecorded_message(int((~recorded).sum()), ours.params))
+        if options.purify and quality is not None:
+            notes.append(quality_line(quality, int(mislabeled.sum())))
+            if options.relabel == "auto" and not quality["relabel_pays"]:
+                relabel = False
+                warnings.append(NO_RELABEL)
     elif options.purify:
         raise ReidPruneError("purification needs our soft labels: score with --method entropy too, "
                              "or pass --no-purify")
     if options.purify:
-        _check_outlier_fraction(outliers, options)
+        _check_outlier_fraction(outliers, options, threshold)
         if message := outlier_fraction_warning(outliers):
             warnings.append(message)
     report = select_with_report(
         method.importance, scores.labels, fraction=options.fraction, count=options.count,
-        outliers=outliers if options.purify else None, predicted=predicted if options.purify else None,
+        outliers=outliers if options.purify else None,
+        predicted=np.where(mislabeled, predicted, scores.labels) if relabel else None,
         min_per_identity=options.min_per_identity, class_balance=options.class_balance, seed=options.seed)
     warnings += report.warnings()
-    if options.purify and (message := relabel_fraction_warning(report.relabelled, n)):
+    if relabel and (message := relabel_fraction_warning(report.relabelled, n)):
         warnings.append(message)
-    decision = Decision(report, entropy, max_score, predicted, mislabeled, outliers, warnings)
+    decision = Decision(report, entropy, max_score, predicted, mislabeled, outliers, warnings, notes=notes,
+                        threshold=threshold, quality=quality)
     return apply_decisions(decision, scores, options.decisions) if options.decisions else decision
+
+
+def _probes(scores: ScoreSet, source: str) -> np.ndarray:
+    probe = scores[source].extras.get("probe")
+    return np.zeros(len(scores.paths), bool) if probe is None else probe.astype(bool)
+
+
+def calibration_of(scores: ScoreSet, source: str = "entropy") -> dict | None:
+    """The probes' estimates of the scoring run (``params["calibration"]``), or None."""
+    for name in (source, "entropy"):
+        if name in scores.methods and isinstance(scores[name].params.get("calibration"), dict):
+            return scores[name].params["calibration"]
+    return None
+
+
+def _delta(options: SelectOptions, scores: ScoreSet, quality: dict | None) -> tuple[float, bool]:
+    """``(delta, relative)``: the option given, else the probes' measure, else the scoring preset's."""
+    if options.delta is not None:
+        return options.delta, options.delta_relative
+    if quality is not None:
+        return float(quality["delta"]), False
+    return float(scores.info.get("delta", PRESET_DELTA["paper"])), False
+
+
+NO_RELABEL = ("relabelling would break about as many labels as it fixes here (estimated precision x correction "
+              "too low, typical of few images per identity): the flagged images keep their label and are listed "
+              "for `reidprune review`; pass --relabel all to relabel anyway")
+
+
+def quality_line(quality: dict, flagged: int) -> str:
+    """What the probes say about the decisions, in one line."""
+    return (f"estimated on {quality['probes']} probes (known wrong labels in the scoring run): noise rate "
+            f"~{quality['noise_rate']:.1%}; of the {flagged} flagged as mislabeled ~{quality['precision']:.0%} are "
+            f"wrong (precision); ~{quality['recall']:.0%} of the wrong labels are flagged (recall); "
+            f"~{quality['correction']:.0%} of the proposed labels are right; outlier threshold "
+            f"{quality['delta']:.4g} (at most ~1% of ordinary images fall below it)")
 
 
 def apply_decisions(decision: Decision, scores: ScoreSet, path: str | Path) -> Decision:
@@ -88,7 +144,8 @@ def apply_decisions(decision: Decision, scores: ScoreSet, path: str | Path) -> D
     applied = ", ".join(f"{n} {name}" for name, n in done.counts.items() if n)
     note = f"applied {len(reviews)} review decisions from {path}" + (f" ({applied})" if applied else "")
     return Decision(report, decision.entropy, decision.max_score, done.predicted, done.mislabeled, done.outliers,
-                    decision.warnings, notes=decision.notes + [note])
+                    decision.warnings, notes=decision.notes + [note], threshold=decision.threshold,
+                    quality=decision.quality)
 
 
 def _soft_label_source(scores: ScoreSet, method: str) -> str | None:
@@ -129,10 +186,10 @@ def unrecorded_message(missing: int, params: dict) -> str:
             "epochs (--score-epochs / --epochs)" + (" or a smaller --every" if every > 1 else "") + " to cover them")
 
 
-def _check_outlier_fraction(outliers: np.ndarray, options: SelectOptions) -> None:
+def _check_outlier_fraction(outliers: np.ndarray, options: SelectOptions, threshold: float | None) -> None:
     share = float(outliers.mean()) if len(outliers) else 0.0
     if share > options.max_outlier_fraction:
-        how = f"max(soft label) <= {options.delta:g}" + (" x 1/C" if options.delta_relative else "")
+        how = f"max(soft label) <= {threshold:g}"
         raise ReidPruneError(
             f"{share:.0%} of the training set would be removed as outliers ({how}), more than the allowed "
             f"{options.max_outlier_fraction:.0%}: the scoring model's soft labels are flat (under-trained, e.g. "
@@ -168,7 +225,8 @@ def export_decision(out_dir: str | Path, train: SampleTable, scores: ScoreSet, d
     summary = {
         "method": options.method, "options": asdict(options), "counts": decision.selection.counts(),
         "fraction_removed": decision.selection.fraction_removed, "warnings": decision.warnings,
-        "notes": decision.notes,
+        "notes": decision.notes, "outlier_threshold": decision.threshold,
+        "quality": {k: v for k, v in decision.quality.items() if k != "history"} if decision.quality else None,
         "dataset": str(train.root), "fingerprint": scores.fingerprint,
         "score_params": method.params, "score_cost": method.cost, "reidprune": __version__,
         **(notes or {}),

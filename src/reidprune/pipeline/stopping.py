@@ -196,7 +196,7 @@ class ScoringMonitor:
         reason = stop_reason(diag, self.rule) if self.rule is not None else None
         if reason is not None:
             self.stop_epoch, self.reason = epoch, reason
-            self.recorder.window.stop = epoch  # later epochs (if any) are not accumulated
+            self.recorder.close_window(epoch)  # later epochs (if any) are not accumulated
 
     def state_dict(self) -> dict:
         return {"history": [d.as_dict() for d in self.history], "stop_epoch": self.stop_epoch or 0,
@@ -209,4 +209,4 @@ class ScoringMonitor:
         self.reason = state["reason"] or None
         self._previous = tuple(t.numpy() for t in state["previous"]) if state["previous"] else None
         if self.stop_epoch is not None:
-            self.recorder.window.stop = self.stop_epoch
+            self.recorder.close_window(self.stop_epoch)

@@ -1,0 +1,273 @@
+"""Regime grid (issue 26): does the default scoring run's mislabel detection hold from 2 to 30+
+images per identity, and are its own estimates of its precision / recall / noise rate right?
+
+Per cell (a dataset x a noise level x a noise kind x a seed): inject noise into the training
+split, run the default scoring run (``--stop probes``: known-noise probes in the run, the window
+and thresholds calibrated on them), and from the same run's per-epoch logits:
+
+* ``default``: what `reidprune run` decides (the probes' window, delta and relabel rule);
+* ``oracle``: the best fixed window [a, b] of epochs by true F1 (needs the truth: a ceiling);
+* ``aum``: AUM < 0 over the epochs the default run trained (Pleiss et al.'s margin on the same
+  logits, without its threshold runs);
+* ``estimated``: the default run's own estimates, next to the truth.
+
+Datasets: ``synth`` (a `reidprune synth` world, no mislabels of its own, 3% outliers),
+``cuhk03``, ``cuhk03-4`` / ``cuhk03-2`` (4 / 2 training images per identity, half per camera),
+``cuhk03-40ids`` (40 identities, all their images), ``towncentre``. Subsets are hard links made
+by ``bench/subsample.py`` under ``bench-work/`` (git-ignored), never copies.
+
+    python bench/regime_grid.py --sets synth,cuhk03-4 --noise 0.2 --kinds sym --seeds 0 \
+        --out bench/results/regime_grid.json
+
+Cells already in ``--out`` are skipped (resumable); ``--table`` prints the README table.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from subsample import shared_data, subsample_identities  # noqa: E402 (same folder)
+
+from reidprune.atomic import write_json  # noqa: E402
+from reidprune.data.images import load_images  # noqa: E402
+from reidprune.data.layouts import load_dataset  # noqa: E402
+from reidprune.data.noise import inject_pairwise_noise, inject_symmetric_noise, nearest_classes  # noqa: E402
+from reidprune.data.synth import SynthConfig, generate_world, read_ground_truth  # noqa: E402
+from reidprune.models.reid import build_model  # noqa: E402
+from reidprune.pipeline.options import ScoreOptions, SelectOptions  # noqa: E402
+from reidprune.pipeline.scoring import score_dataset  # noqa: E402
+from reidprune.pipeline.selecting import decide  # noqa: E402
+from reidprune.scores.neighbours import combine, neighbour_votes  # noqa: E402
+from reidprune.train.config import cpu_scoring_config  # noqa: E402
+from reidprune.train.loop import predict  # noqa: E402
+
+WORK = HERE.parent / "bench-work"
+
+
+class EpochLogits:
+    """A benchmark observer: each epoch's logit sums, visit counts and AUM margin sums."""
+
+    def __init__(self, n: int, c: int):
+        self.n, self.c, self.sums, self.counts, self.margins = n, c, [], [], []
+        self._new()
+
+    def _new(self):
+        self.s, self.k, self.m = torch.zeros(self.n, self.c), torch.zeros(self.n), torch.zeros(self.n)
+
+    def update(self, ids, logits, labels=None):
+        logits = logits.detach().float().cpu()
+        ids = ids.cpu()
+        self.s.index_add_(0, ids, logits)
+        self.k.index_add_(0, ids, torch.ones(len(ids)))
+        labels = labels.cpu()
+        given = logits.gather(1, labels[:, None]).squeeze(1)
+        other = logits.scatter(1, labels[:, None], float("-inf")).max(1).values
+        self.m.index_add_(0, ids, given - other)
+
+    def end_epoch(self):
+        self.sums.append(self.s.numpy().copy())
+        self.counts.append(self.k.numpy().copy())
+        self.margins.append(self.m.numpy().copy())
+        self._new()
+
+
+class StopEmbeddings:
+    """The BNNeck embeddings of the model at the default run's stop (for entropy_knn)."""
+
+    def __init__(self, images, monitor_of):
+        self.images, self.monitor_of, self.embeddings = images, monitor_of, None
+
+    def on_epoch_end(self, epoch, model):
+        monitor = self.monitor_of()
+        if self.embeddings is None and monitor is not None and monitor.stop_epoch == epoch:
+            _, self.embeddings = predict(model, self.images, 256, "cpu")
+
+
+def detection(flagged, noisy, proposed, true_labels) -> dict:
+    tp = int((flagged & noisy).sum())
+    p = tp / max(1, int(flagged.sum()))
+    r = tp / max(1, int(noisy.sum()))
+    out = {"flagged": int(flagged.sum()), "precision": round(p, 4), "recall": round(r, 4),
+           "f1": round(2 * p * r / (p + r), 4) if p + r else 0.0}
+    if proposed is not None:
+        hit = flagged & noisy
+        out["correction"] = round(float((proposed[hit] == true_labels[hit]).mean()), 4) if hit.any() else None
+    return out
+
+
+def soft(sums, counts):
+    mean = sums / np.maximum(counts, 1)[:, None]
+    return torch.softmax(torch.as_tensor(mean, dtype=torch.float64), 1).numpy()
+
+
+def dataset_root(name: str, seed: int) -> tuple[Path, np.ndarray | None]:
+    """The folder of a grid dataset and, for the synthetic world, its outlier mask source."""
+    if name == "synth":
+        root = WORK / "synth"
+        if not (root / "ground_truth.csv").exists():
+            generate_world(root, SynthConfig(mislabel_rate=0.0, outlier_rate=0.03, seed=0), progress=False,
+                           overwrite=True)
+        return root, None
+    if name in ("cuhk03", "towncentre"):
+        return shared_data(name), None
+    base, _, spec = name.partition("-")
+    if spec.endswith("ids"):
+        return subsample_identities(shared_data(base), WORK / name, identities=int(spec[:-3]), seed=0), None
+    return subsample_identities(shared_data(base), WORK / name, per_identity=int(spec), seed=0), None
+
+
+def run_cell(name: str, noise: float, kind: str, seed: int, cap: int) -> dict:
+    root, _ = dataset_root(name, seed)
+    train = load_dataset(root, "market1501").split_table("train")
+    true = train.label.copy()
+    config = cpu_scoring_config(epochs=cap, seed=seed, device="cpu")
+    images, _ = load_images(train, size=(config.height, config.width), progress=False)
+    if kind == "sym":
+        noisy, flipped = inject_symmetric_noise(true, noise, train.num_classes, seed)
+    else:
+        torch.manual_seed(seed)
+        start = build_model(config.backbone, train.num_classes, pretrained=True)
+        _, emb = predict(start, images, 256, "cpu")
+        noisy, flipped = inject_pairwise_noise(true, noise, nearest_classes(emb, true, train.num_classes), seed)
+    outlier = np.zeros(len(train), bool)
+    if name == "synth":
+        truth = read_ground_truth(root)
+        kinds = dict(zip(truth["path"].tolist(), truth["kind"].tolist()))
+        outlier = np.array([kinds[p] in ("two_people", "occlusion", "truncation") for p in train.relative_paths()])
+    table = train.with_labels(noisy)
+    epochs = EpochLogits(len(train), train.num_classes)
+    holder = {}
+    stop_emb = StopEmbeddings(images, lambda: holder.get("monitor"))
+    options = ScoreOptions(("entropy",), config, stop="probes", seed=seed, train_to_cap=True)
+    began = time.perf_counter()
+    scores = _score(table, images, options, [epochs, stop_emb], holder)
+    seconds = time.perf_counter() - began
+    ours = scores["entropy"]
+    cal = ours.params["calibration"]
+    probe = ours.extras["probe"].astype(bool)
+    judged = ~probe  # the truth is scored on the non-probe samples only
+    decision = decide(scores, SelectOptions(fraction=0.0, max_outlier_fraction=1.0))
+    predicted = decision.predicted
+    e_stop = int(ours.params["stopped_at"]) + 0
+    trained_epochs = int(holder["monitor"].stop_epoch or cap)
+    relabelled = decision.selection.counts().get("relabelled", 0)
+    default = detection(decision.mislabeled[judged], flipped[judged], predicted[judged], true[judged])
+    default.update({"window": [1, e_stop], "epochs_trained": trained_epochs, "relabelled": int(relabelled),
+                    "outliers": int(decision.outliers.sum()),
+                    "outliers_of_clean": round(float((decision.outliers & ~outlier)[judged].sum()
+                                                     / max(1, (~outlier & judged).sum())), 4),
+                    "outliers_true": int((decision.outliers & outlier).sum()) if outlier.any() else None})
+    # the oracle: the best window [a, b] by true F1, from the same run's per-epoch logits
+    best = None
+    S, K = np.stack(epochs.sums), np.stack(epochs.counts)
+    train_labels = np.where(probe, ours.extras["probe_label"], noisy)
+    for b in range(len(S)):
+        for a in range(b + 1):
+            p = soft(S[a:b + 1].sum(0), K[a:b + 1].sum(0))
+            arg = p.argmax(1)
+            d = detection((arg != noisy)[judged], flipped[judged], arg[judged], true[judged])
+            if best is None or d["f1"] > best["f1"]:
+                best = dict(d, window=[a + 1, b + 1])
+    M = np.stack(epochs.margins)
+    aum = M[:trained_epochs].sum(0) / np.maximum(K[:trained_epochs].sum(0), 1)
+    aum_d = detection((aum < 0)[judged], flipped[judged], None, true[judged])
+    cell = {"set": name, "noise": noise, "kind": kind, "seed": seed, "train_images": len(train),
+            "identities": int(train.num_classes), "images_per_id": round(len(train) / train.num_classes, 1),
+            "seconds": round(seconds, 1), "default": default, "oracle": best, "aum_same_run": aum_d,
+            "estimated": {k: cal[k] for k in ("probes", "noise_rate", "precision", "recall", "correction", "f1",
+                                             "delta", "relabel_pays")},
+            "true_noise_rate": round(float(flipped[judged].mean()), 4),
+            "history": cal["history"]}
+    if stop_emb.embeddings is not None:
+        s = soft(S[:e_stop].sum(0), K[:e_stop].sum(0))
+        k = max(1, int(np.median(np.bincount(noisy, minlength=train.num_classes))) // 2)
+        mixed = combine(s, neighbour_votes(stop_emb.embeddings, noisy, train.num_classes, k=k), 0.3)
+        arg = mixed.argmax(1)
+        cell["entropy_knn"] = detection((arg != noisy)[judged], flipped[judged], arg[judged], true[judged])
+    del train_labels
+    return cell
+
+
+def _relabel(train, labels):
+    import dataclasses
+    return dataclasses.replace(train, label=np.asarray(labels, dtype=np.int64))
+
+
+def _score(table, images, options, observers, holder):
+    """score_dataset, keeping a handle on its probe monitor (for the stop embeddings)."""
+    import reidprune.pipeline.scoring as scoring
+
+    original = scoring.ProbeMonitor
+
+    class Kept(original):
+        def __init__(self, *a, **k):
+            super().__init__(*a, **k)
+            holder["monitor"] = self
+
+    scoring.ProbeMonitor = Kept
+    try:
+        return score_dataset(table, images, options, progress=False, observers=tuple(observers))
+    finally:
+        scoring.ProbeMonitor = original
+
+
+def table(cells: list[dict]) -> str:
+    head = ("| set | img/id | noise | default F1 (P/R) | corr. | oracle F1 [window] | AUM F1 | knn F1 | "
+            "est. P/R/noise (true P/R/noise) | outliers (clean %) | epochs |")
+    lines = [head, "|" + "---|" * 11]
+    for c in cells:
+        d, o, e = c["default"], c["oracle"], c["estimated"]
+        knn = c.get("entropy_knn", {}).get("f1", "")
+        lines.append(
+            f"| {c['set']} | {c['images_per_id']} | {c['noise']:.0%} {c['kind']} s{c['seed']} | "
+            f"{d['f1']:.3f} ({d['precision']:.2f}/{d['recall']:.2f}) | {d.get('correction') or 0:.2f} | "
+            f"{o['f1']:.3f} {o['window']} | {c['aum_same_run']['f1']:.3f} | {knn} | "
+            f"{e['precision']:.2f}/{e['recall']:.2f}/{e['noise_rate']:.2f} "
+            f"({d['precision']:.2f}/{d['recall']:.2f}/{c['true_noise_rate']:.2f}) | "
+            f"{d['outliers']} ({d['outliers_of_clean']:.1%}) | {d['window'][1]} of {d['epochs_trained']} |")
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sets", default="synth")
+    parser.add_argument("--noise", default="0.2")
+    parser.add_argument("--kinds", default="sym")
+    parser.add_argument("--seeds", default="0")
+    parser.add_argument("--cap", type=int, default=10, help="epochs trained (the default run's cap is 12)")
+    parser.add_argument("--out", type=Path, default=HERE / "results" / "regime_grid.json")
+    parser.add_argument("--table", action="store_true", help="print the Markdown table of --out and exit")
+    args = parser.parse_args(argv)
+    done = json.loads(args.out.read_text()) if args.out.exists() else {"cells": []}
+    if args.table:
+        print(table(done["cells"]))
+        return
+    torch.set_num_threads(max(1, torch.get_num_threads()))
+    have = {(c["set"], c["noise"], c["kind"], c["seed"]) for c in done["cells"]}
+    for name in args.sets.split(","):
+        for noise in (float(v) for v in args.noise.split(",")):
+            for kind in args.kinds.split(","):
+                for seed in (int(v) for v in args.seeds.split(",")):
+                    if (name, noise, kind, seed) in have:
+                        continue
+                    cell = run_cell(name, noise, kind, seed, args.cap)
+                    cell["command"] = "python bench/regime_grid.py " + " ".join(sys.argv[1:] if argv is None else argv)
+                    done["cells"].append(cell)
+                    done["machine"] = {"cpu": platform.processor() or platform.machine(),
+                                       "threads": torch.get_num_threads()}
+                    write_json(args.out, done)
+                    print(table([cell]).splitlines()[-1], flush=True)
+
+
+if __name__ == "__main__":
+    main()

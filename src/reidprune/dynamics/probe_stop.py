@@ -1,0 +1,116 @@
+"""The calibrated stop: end the logit window where the known-noise probes say detection is best.
+
+An epoch callback beside the :class:`~reidprune.dynamics.recorder.LogitRecorder`. After every
+epoch it estimates, from the recorder's cumulative soft labels and the probes
+(:func:`reidprune.select.calibration.estimate`), the mislabel F1 of the window 1..epoch. The
+noise-rate bound only tightens as the model fits the clean samples, so every window is judged
+with the tightest bound seen so far. The run stops ``patience`` epochs after the best window (the
+model is memorising the wrong labels: the probes' recall falls) and the recorder is rolled back
+to that window.
+
+``patience`` is how far past a peak the search looks, not a threshold on the data: a window
+only wins on the probes' evidence.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from reidprune.errors import ReidPruneError
+from reidprune.select.calibration import ProbeEstimate, estimate
+
+
+class ProbeMonitor:
+    """Judge each epoch's cumulative soft labels on the probes; stop past the best window.
+
+    Parameters
+    ----------
+    recorder: the run's :class:`~reidprune.dynamics.recorder.LogitRecorder`.
+    trained_labels: ``(N,)`` the labels the run trains with (probes hold their wrong label).
+    true_labels: ``(N,)`` the given labels.
+    probes: ``(N,)`` bool mask of the probes (at least one).
+    patience: epochs without a better window before stopping.
+    ends_training: stop the run at the stop (else only judge, e.g. for a benchmark that
+        records every epoch).
+    """
+
+    def __init__(self, recorder, trained_labels, true_labels, probes, patience: int = 2,
+                 ends_training: bool = True):
+        self.recorder = recorder
+        self.trained = np.asarray(trained_labels, dtype=np.int64)
+        self.true = np.asarray(true_labels, dtype=np.int64)
+        self.probes = np.asarray(probes, dtype=bool)
+        if not self.probes.any():
+            raise ReidPruneError("the calibrated stop needs at least one probe")
+        if patience < 1:
+            raise ReidPruneError(f"patience must be >= 1 epoch, got {patience}")
+        self.patience, self.ends_training = patience, ends_training
+        self.history: list[ProbeEstimate] = []
+        self.noise_rate = 1.0  # the tightest bound so far
+        self._snapshots: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
+        self.stop_epoch: int | None = None
+
+    @property
+    def others(self) -> int:
+        return int((~self.probes).sum())
+
+    def judged(self) -> list[ProbeEstimate]:
+        """Every window so far, judged with the tightest noise-rate bound."""
+        return [e.with_noise_rate(self.noise_rate, self.others) for e in self.history]
+
+    def best(self) -> ProbeEstimate | None:
+        judged = [e for e in self.judged() if e.epoch in self._snapshots]
+        return max(judged, key=lambda e: (round(e.f1, 12), -e.epoch)) if judged else None
+
+    @property
+    def should_stop(self) -> bool:
+        return self.ends_training and self.stop_epoch is not None
+
+    def on_epoch_end(self, epoch: int, model=None) -> None:
+        if self.stop_epoch is not None or self.recorder.counts.sum() == 0:
+            return
+        mean = self.recorder.mean_logits(allow_missing=True).double()
+        recorded = torch.isfinite(mean).all(1)
+        soft = torch.softmax(torch.where(recorded[:, None], mean, 0.0), 1).numpy()
+        found = estimate(soft, self.trained, self.true, self.probes, epoch)
+        self.history.append(found)
+        self.noise_rate = min(self.noise_rate, found.noise_rate)
+        self._snapshots[epoch] = (self.recorder.sums.detach().cpu().clone(), self.recorder.counts.detach().cpu().clone())
+        self._forget_dominated()
+        best = self.best()
+        if epoch - best.epoch >= self.patience:
+            self.stop_epoch = epoch
+
+    def _forget_dominated(self) -> None:
+        """Keep the snapshots of windows that may still win: any noise-rate bound ranks a window
+        with no lower recall and no lower recall per flag above another."""
+        by_epoch = {e.epoch: e for e in self.history}
+
+        def dominated(a: ProbeEstimate) -> bool:
+            return any(b.epoch != a.epoch and b.recall >= a.recall
+                       and b.recall * max(a.flagged, 1) >= a.recall * max(b.flagged, 1)
+                       for b in by_epoch.values() if b.epoch in self._snapshots)
+
+        for epoch in sorted(self._snapshots):
+            if epoch != self.history[-1].epoch and dominated(by_epoch[epoch]):
+                del self._snapshots[epoch]
+
+    def finish(self) -> ProbeEstimate:
+        """Roll the recorder back to the best window and return its estimate."""
+        best = self.best()
+        if best is None:
+            raise ReidPruneError("the calibrated stop judged no epoch: was the recorder fed?")
+        sums, counts = self._snapshots[best.epoch]
+        self.recorder.restore(sums, counts, best.epoch)
+        return best
+
+    def state_dict(self) -> dict:
+        return {"history": [e.as_dict() for e in self.history], "noise_rate": self.noise_rate,
+                "stop_epoch": self.stop_epoch or 0,
+                "snapshots": {str(k): [s, c] for k, (s, c) in self._snapshots.items()}}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.history = [ProbeEstimate(**d) for d in state["history"]]
+        self.noise_rate = float(state["noise_rate"])
+        self.stop_epoch = int(state["stop_epoch"]) or None
+        self._snapshots = {int(k): (v[0], v[1]) for k, v in state["snapshots"].items()}

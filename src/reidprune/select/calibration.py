@@ -1,0 +1,180 @@
+"""Calibration on known-noise probes: how good the soft labels' decisions are on THIS data.
+
+A scoring run gives a few samples (the probes, :func:`reidprune.data.noise.choose_probes`) a
+known wrong label. Their fate measures what no constant can: how many wrong labels the soft
+labels find on this set, with this recipe, at each epoch, and how often the argmax is the
+right correction. From the probes and the other samples' soft labels this module estimates,
+as plain functions of arrays:
+
+* **recall**: the share of probes whose soft-label argmax leaves their wrong label (real wrong
+  labels are assumed to be found as often as the probes, half of which are drawn at random and
+  half from the most similar identity);
+* **noise rate** rho: an upper bound from mixture-proportion estimation (Scott et al. 2013;
+  Blanchard et al. 2016). With ``s`` the soft label's probability of the given label, the
+  other samples mix clean and wrong labels, ``P_mix = (1 - rho) P_clean + rho P_wrong``, and the
+  probes sample ``P_wrong``; for any set ``A = {s <= t}``, ``rho <= P_mix(A) / P_wrong(A)``,
+  tight where clean samples rarely fall (low ``s``). The bound is the smallest ratio over the
+  probes' 50th-90th percentiles of ``s``;
+* **precision**: ``rho * N * recall / flagged`` (flagged = other samples whose argmax differs
+  from their label), hence **F1**;
+* **correction**: the share of found probes whose argmax is their true label;
+* the **outlier threshold**: probes are ordinary in-distribution images under a wrong label,
+  so their soft labels are no sharper than a clean image's; at most ``share`` of in-distribution
+  images fall below the ``share`` quantile of the probes' max score (:func:`probe_delta`).
+
+Every number is measured on the data; the fixed choices (the percentiles, the quantile
+``share`` = 1%) are statements of what is asked, not values fitted to a dataset.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from reidprune.errors import ReidPruneError
+from reidprune.validation import as_bool_mask, as_labels, as_probabilities, check_number
+
+#: percentiles of the probes' given-label probability that bound the noise rate
+BOUND_QUANTILES = (0.5, 0.6, 0.7, 0.8, 0.9)
+#: fewer probes estimate a share only to +/-0.18 (95%): the calibrated stop needs at least these
+MIN_PROBES = 30
+#: the share of in-distribution images the outlier threshold may cut (issue: under 2%)
+OUTLIER_SHARE = 0.01
+
+
+@dataclass(frozen=True)
+class ProbeEstimate:
+    """What the probes say about one soft-label matrix (one window of epochs).
+
+    Attributes
+    ----------
+    epoch: the last epoch of the window (0 when not from a run).
+    probes: number of probes.
+    recall: estimated share of wrong labels flagged (the probes' share).
+    correction: share of flagged probes whose argmax is their true label.
+    noise_rate: estimated share of wrong labels among the other samples (an upper bound).
+    flagged: other samples whose argmax differs from their label.
+    precision: estimated share of those that are wrong.
+    f1: 2 P R / (P + R).
+    """
+
+    epoch: int
+    probes: int
+    recall: float
+    correction: float
+    noise_rate: float
+    flagged: int
+    precision: float
+    f1: float
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+    def with_noise_rate(self, noise_rate: float, others: int) -> "ProbeEstimate":
+        """The same window judged with another noise-rate estimate (``others`` non-probe samples)."""
+        precision = precision_estimate(noise_rate, others, self.recall, self.flagged)
+        return ProbeEstimate(self.epoch, self.probes, self.recall, self.correction, noise_rate,
+                             self.flagged, precision, f1_score(precision, self.recall))
+
+
+def noise_rate_bound(given_prob: np.ndarray, probe_given_prob: np.ndarray,
+                     quantiles: tuple[float, ...] = BOUND_QUANTILES) -> float:
+    """Upper bound on the share of wrong labels among samples, from probes with known wrong labels.
+
+    Parameters
+    ----------
+    given_prob: ``(N,)`` soft-label probability of each (non-probe) sample's given label.
+    probe_given_prob: ``(M,)`` the same for the probes, of the wrong label they trained with.
+    quantiles: the probes' percentiles of ``given_prob`` that define the sets ``{s <= t}``.
+
+    Returns
+    -------
+    float in [0, 1]: ``min_t P(s <= t) / P_probe(s <= t)`` (1.0 with no probes).
+    """
+    mixed = np.asarray(given_prob, dtype=np.float64)
+    probes = np.asarray(probe_given_prob, dtype=np.float64)
+    if mixed.ndim != 1 or probes.ndim != 1:
+        raise ReidPruneError("noise_rate_bound needs 1-D arrays of probabilities")
+    if len(probes) == 0 or len(mixed) == 0:
+        return 1.0
+    bounds = []
+    for q in quantiles:
+        t = np.quantile(probes, q)
+        share_probes = float((probes <= t).mean())
+        bounds.append(float((mixed <= t).mean()) / share_probes)
+    return float(min(1.0, min(bounds)))
+
+
+def precision_estimate(noise_rate: float, others: int, recall: float, flagged: int) -> float:
+    """``noise_rate * others * recall / flagged``, clipped to [0, 1] (1.0 when nothing is flagged)."""
+    if flagged <= 0:
+        return 1.0
+    return float(min(1.0, max(0.0, noise_rate * others * recall / flagged)))
+
+
+def f1_score(precision: float, recall: float) -> float:
+    return 0.0 if precision + recall <= 0 else 2 * precision * recall / (precision + recall)
+
+
+def estimate(soft: np.ndarray, trained_labels: np.ndarray, true_labels: np.ndarray, probes: np.ndarray,
+             epoch: int = 0) -> ProbeEstimate:
+    """Estimate the soft labels' mislabel detection quality from the probes.
+
+    Parameters
+    ----------
+    soft: ``(N, C)`` soft labels (rows sum to 1).
+    trained_labels: ``(N,)`` labels the model trained with (the probes' wrong labels).
+    true_labels: ``(N,)`` the given labels (the probes' restored labels).
+    probes: ``(N,)`` bool mask of the probes.
+    epoch: recorded in the result.
+    """
+    soft = as_probabilities(soft)
+    n, c = soft.shape
+    trained = as_labels(trained_labels, n, c, name="trained labels")
+    true = as_labels(true_labels, n, c, name="true labels")
+    probes = as_bool_mask(probes, n, name="probe mask")
+    if not probes.any():
+        raise ReidPruneError("estimate needs at least one probe")
+    argmax = soft.argmax(1)
+    given = soft[np.arange(n), trained]
+    left = argmax[probes] != trained[probes]
+    recall = float(left.mean())
+    correction = float((argmax[probes][left] == true[probes][left]).mean()) if left.any() else 0.0
+    others = ~probes
+    flagged = int((argmax[others] != trained[others]).sum())
+    rho = noise_rate_bound(given[others], given[probes])
+    precision = precision_estimate(rho, int(others.sum()), recall, flagged)
+    return ProbeEstimate(epoch, int(probes.sum()), recall, correction, rho, flagged,
+                         precision, f1_score(precision, recall))
+
+
+def probe_delta(probe_max_scores: np.ndarray, share: float = OUTLIER_SHARE) -> float:
+    """The outlier threshold: the ``share`` quantile of the probes' max soft-label score.
+
+    Probes are real images of real identities under a wrong label, so their soft labels are
+    no sharper than a clean image's: at most about ``share`` of in-distribution images have a
+    max score at or below it. Fewer than ``1 / share`` probes cannot place that quantile (their
+    smallest score sits near the ``1 / (m + 1)`` quantile): then 0.0, no image is an outlier.
+    """
+    scores = np.asarray(probe_max_scores, dtype=np.float64)
+    share = check_number(share, "outlier share", 0.0, 1.0)
+    if share <= 0:
+        return 0.0
+    scores = scores[np.isfinite(scores)]
+    if len(scores) < math.ceil(1.0 / share - 1e-9):
+        return 0.0
+    return float(np.quantile(scores, share, method="lower"))
+
+
+def relabel_pays(precision: float, correction: float) -> bool:
+    """Whether relabelling the flagged samples is expected to fix more labels than it breaks.
+
+    A flagged sample is wrong with probability ``precision``; relabelling it then fixes it with
+    probability ``correction``, and relabelling a right one breaks it: the expected gain per
+    relabel is ``precision * correction - (1 - precision)``.
+    """
+    for name, value in (("precision", precision), ("correction", correction)):
+        if not (isinstance(value, (int, float)) and math.isfinite(value) and 0 <= value <= 1):
+            raise ReidPruneError(f"{name} must be a share in [0, 1], got {value!r}")
+    return precision * correction > 1.0 - precision

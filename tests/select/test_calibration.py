@@ -1,0 +1,121 @@
+"""Known-noise probes: the estimates on hand-made soft labels, the probe draw, the stop."""
+import numpy as np
+import pytest
+import torch
+
+from reidprune.data.noise import choose_probes, inject_pairwise_noise, nearest_classes, probe_count
+from reidprune.dynamics.probe_stop import ProbeMonitor
+from reidprune.dynamics.recorder import LogitRecorder
+from reidprune.errors import ReidPruneError
+from reidprune.select.calibration import (estimate, f1_score, noise_rate_bound, precision_estimate, probe_delta,
+                                          relabel_pays)
+
+
+def test_noise_rate_bound_by_hand():
+    # 10 probes: given-label probability 0.0 .. 0.9; their median-ish quantiles split them in half
+    probes = np.linspace(0.0, 0.9, 10)
+    # 100 other samples: 20 wrong (s = 0.05, below every probe quantile) and 80 clean (s = 0.95)
+    mixed = np.r_[np.full(20, 0.05), np.full(80, 0.95)]
+    # t at the probes' 50% quantile (0.45): P_mix = 0.20, P_probe = 0.5 -> 0.4; at 90% (0.81): 0.2 / 0.9
+    assert noise_rate_bound(mixed, probes) == pytest.approx(0.2 / 0.9)
+    # clean samples with s = 0.3 fall in every set: the bound only grows
+    assert noise_rate_bound(np.r_[np.full(20, 0.05), np.full(80, 0.3)], probes) == 1.0
+    assert noise_rate_bound(mixed, np.array([])) == 1.0
+
+
+def test_precision_f1_and_the_relabel_rule_by_hand():
+    assert precision_estimate(0.2, 1000, 0.9, 200) == pytest.approx(0.9)  # 180 wrong found among 200 flags
+    assert precision_estimate(0.2, 1000, 0.9, 100) == 1.0  # clipped
+    assert precision_estimate(0.2, 1000, 0.9, 0) == 1.0
+    assert f1_score(0.5, 1.0) == pytest.approx(2 / 3) and f1_score(0.0, 0.0) == 0.0
+    assert relabel_pays(0.9, 0.9)  # gain 0.81 - 0.1 > 0
+    assert not relabel_pays(0.6, 0.5)  # 0.30 < 0.40: more broken than fixed
+    with pytest.raises(ReidPruneError):
+        relabel_pays(1.5, 0.5)
+
+
+def test_probe_delta_needs_a_hundred_probes():
+    scores = np.linspace(0.2, 0.9, 200)
+    assert probe_delta(scores) == pytest.approx(np.quantile(scores, 0.01, method="lower"))
+    assert probe_delta(scores[:99]) == 0.0  # cannot place a 1% quantile: no outliers
+    assert probe_delta(scores[:100]) == pytest.approx(0.2)
+
+
+def test_estimate_on_hand_made_soft_labels():
+    # 3 classes; samples 0-3 probes (trained with a wrong label), 4-13 others
+    true = np.array([0, 1, 2, 0] + [0, 1, 2, 0, 1, 2, 0, 1, 2, 0])
+    trained = true.copy()
+    trained[:4] = [1, 2, 0, 2]
+    probes = np.zeros(14, bool)
+    probes[:4] = True
+    soft = np.full((14, 3), 0.05)
+    soft[np.arange(14), true] = 0.9  # the model predicts the true class...
+    soft[3] = [0.05, 0.05, 0.9]  # ...except probe 3: memorised (argmax = its wrong label 2)
+    soft[4] = [0.05, 0.9, 0.05]  # and sample 4, given 0, looks like class 1 (flagged)
+    found = estimate(soft, trained, true, probes)
+    assert found.probes == 4 and found.recall == pytest.approx(0.75) and found.correction == 1.0
+    assert found.flagged == 1
+    # s of the probes: 0.05, 0.05, 0.05, 0.9; of the others: 0.05 (sample 4) and 0.9 x 9
+    # t = 50% quantile 0.05 -> 3/4 of probes, 1/10 others -> 0.1 / 0.75; larger t take in 0.9: 1.0
+    assert found.noise_rate == pytest.approx(0.1 / 0.75)
+    assert found.precision == pytest.approx(min(1.0, (0.1 / 0.75) * 10 * 0.75 / 1))
+
+
+def test_probes_one_per_class_half_of_them_similar():
+    labels = np.repeat(np.arange(10), 5)
+    nearest = (np.arange(10) + 3) % 10
+    mask, trained = choose_probes(labels, 10, 6, seed=1, nearest=nearest)
+    assert mask.sum() == 6 and len(np.unique(labels[mask])) == 6
+    assert (trained[mask] != labels[mask]).all() and (trained[~mask] == labels[~mask]).all()
+    assert (trained[mask] == nearest[labels[mask]]).sum() >= 3
+    again = choose_probes(labels, 10, 6, seed=1, nearest=nearest)
+    assert np.array_equal(again[0], mask) and np.array_equal(again[1], trained)
+    with pytest.raises(ReidPruneError):
+        choose_probes(labels, 10, 11, seed=0)
+    assert probe_count(labels) == 2  # 5% of 50, rounded
+    assert probe_count(np.repeat(np.arange(1000), 20)) == 400  # capped
+    assert probe_count(np.repeat(np.arange(30), 100)) == 30  # one per class
+
+
+def test_nearest_classes_and_pairwise_noise_by_hand():
+    # class 0 and 2 point the same way, class 1 elsewhere
+    emb = np.array([[1.0, 0.0], [1.0, 0.1], [0.0, 1.0], [0.1, 1.0], [0.9, 0.1], [1.0, 0.05]])
+    labels = np.array([0, 0, 1, 1, 2, 2])
+    near = nearest_classes(emb, labels, 3)
+    assert near[0] == 2 and near[2] == 0 and near[1] in (0, 2)
+    noisy, flipped = inject_pairwise_noise(labels, 0.5, near, seed=0)
+    assert flipped.sum() == 3 and (noisy[flipped] == near[labels[flipped]]).all()
+
+
+def _feed(recorder, logits):
+    recorder.update(torch.arange(len(logits)), torch.as_tensor(logits, dtype=torch.float32))
+    recorder.end_epoch()
+
+
+def test_probe_monitor_stops_past_the_best_window_and_rolls_back():
+    """Epoch 1 finds the probes, epochs 2-4 memorise them: the window ends at 1, the run at 3."""
+    true = np.repeat(np.arange(4), 10)
+    probes = np.zeros(40, bool)
+    probes[[0, 10, 20, 30]] = True
+    trained = true.copy()
+    trained[probes] = (true[probes] + 1) % 4
+    found = np.full((40, 4), -4.0)
+    found[np.arange(40), true] = 4.0  # everything predicted as its true class
+    memorised = np.full((40, 4), -4.0)
+    memorised[np.arange(40), trained] = 40.0  # the model fits the trained labels, strongly
+    recorder = LogitRecorder(40, 4)
+    monitor = ProbeMonitor(recorder, trained, true, probes, patience=2)
+    for epoch, logits in enumerate((found, memorised, memorised, memorised), start=1):
+        _feed(recorder, logits)
+        monitor.on_epoch_end(epoch)
+        if monitor.should_stop:
+            break
+    assert monitor.stop_epoch == 3 and epoch == 3
+    best = monitor.finish()
+    assert best.epoch == 1 and best.recall == 1.0 and best.correction == 1.0
+    assert torch.equal(recorder.mean_logits(), torch.as_tensor(found, dtype=torch.float32))
+    assert recorder.window.stop == 1
+    state = monitor.state_dict()
+    again = ProbeMonitor(LogitRecorder(40, 4), trained, true, probes)
+    again.load_state_dict(state)
+    assert again.stop_epoch == 3 and again.best().epoch == 1
