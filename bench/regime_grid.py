@@ -179,6 +179,11 @@ def run_cell(name: str, noise: float, kind: str, seed: int, cap: int) -> dict:
             if best is None or d["f1"] > best["f1"]:
                 best = dict(d, window=[a + 1, b + 1])
     M = np.stack(epochs.margins)
+    dyn = WORK / "dynamics" / f"{name}_{kind}{noise:g}_s{seed}.npz"
+    dyn.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(dyn, sums=S.astype(np.float32), counts=K, margins=M, probe=probe,
+                        trained=train_labels, noisy=noisy, true=true, flipped=flipped, outlier=outlier,
+                        embeddings=stop_emb.embeddings if stop_emb.embeddings is not None else np.zeros(0))
     aum = M[:trained_epochs].sum(0) / np.maximum(K[:trained_epochs].sum(0), 1)
     aum_d = detection((aum < 0)[judged], flipped[judged], None, true[judged])
     cell = {"set": name, "noise": noise, "kind": kind, "seed": seed, "train_images": len(train),
@@ -194,7 +199,7 @@ def run_cell(name: str, noise: float, kind: str, seed: int, cap: int) -> dict:
         mixed = combine(s, neighbour_votes(stop_emb.embeddings, noisy, train.num_classes, k=k), 0.3)
         arg = mixed.argmax(1)
         cell["entropy_knn"] = detection((arg != noisy)[judged], flipped[judged], arg[judged], true[judged])
-    del train_labels
+    cell["dynamics"] = str(dyn.relative_to(HERE.parent))
     return cell
 
 

@@ -49,7 +49,8 @@ def inputs(tmp_path_factory):
                   "--seed", 1)
     assert made.exit_code == 0, made.output
     data = {"world": world}
-    for name in ("subfolder", "broken_image", "bad_name", "empty_train", "no_query"):
+    for name in ("subfolder", "broken_image", "bad_name", "empty_train", "no_query", "no_train", "odd_files",
+                 "not_utf8", "line_break"):
         copy = root / name
         shutil.copytree(world, copy)
         train = copy / "bounding_box_train"
@@ -66,6 +67,16 @@ def inputs(tmp_path_factory):
             train.mkdir()
         elif name == "no_query":
             shutil.rmtree(copy / "query")
+        elif name == "no_train":
+            shutil.rmtree(train)
+        elif name == "odd_files":  # a dangling link, a folder and a FIFO named like images
+            (train / "0001_c1_dangling.jpg").symlink_to(copy / "nowhere.jpg")
+            (train / "0001_c1_folder.jpg").mkdir()
+            os.mkfifo(train / "0001_c1_fifo.jpg")
+        elif name == "not_utf8":
+            shutil.copy(first, os.path.join(os.fsencode(train), b"0001_c1_\xe9t\xe9.jpg"))
+        elif name == "line_break":
+            shutil.copy(first, train / "0001_c1_a\nb.jpg")
         data[name] = copy
     (root / "not_a_dataset").mkdir()
     (root / "not_a_dataset" / "notes.txt").write_text("hello")
@@ -130,13 +141,27 @@ _SELECT = {
     "--delta-chance": _number_text(), "--max-outlier-fraction": _number_text(),
     "--min-per-id": st.integers(-1, 5).map(str), "--class-balance": _number_text(),
 }
+def _lr_text():
+    """Learning rates over fourteen orders of magnitude, and the odd spellings."""
+    return st.one_of(st.floats(-8, 6).map(lambda e: f"{10 ** e:.3g}"), _number_text())
+
+
 _TRAIN = {
-    "--size": _size_text(), "--lr": _number_text(), "--epochs": st.integers(0, 2).map(str),
+    "--size": _size_text(), "--lr": _lr_text(), "--epochs": st.integers(0, 2).map(str),
+    "--device": st.sampled_from(["auto", "cpu", "cuda", "cuda:3", "mps", "meta", "tpu", "", "cuda:x"]),
     "--batch-size": st.integers(1, 12).map(str), "--instances": st.integers(0, 5).map(str),
     "--seed": st.integers(-3, 2 ** 33).map(str),
 }
 _SCORE = {"--every": st.integers(0, 3).map(str), "--score-epochs": st.integers(0, 3).map(str),
-          "--method": st.sampled_from(["entropy", "random", "forgetting", "aum", "el2n", "bogus"])}
+          "--stop": st.sampled_from(["probes", "auto", "fixed", "never"])}
+_SCORED = ["entropy", "entropy_knn", "random", "forgetting", "aum", "el2n", "grand", "prototypes", "ma_loss",
+           "confident", "all", "bogus"]
+
+
+def _methods(draw):
+    """``-m`` repeated: one method, several (shared runs), ``all``, or a bad name among good ones."""
+    chosen = draw(st.lists(st.sampled_from(_SCORED), min_size=1, max_size=4))
+    return [arg for name in chosen for arg in ("-m", name)]
 
 
 def _options(table, draw):
@@ -150,20 +175,26 @@ def _options(table, draw):
 @st.composite
 def commands(draw):
     """(command name, how to build its arguments from the module's inputs)."""
-    command = draw(st.sampled_from(["prune", "prune", "prune", "score", "run", "train", "report", "synth"]))
+    command = draw(st.sampled_from(["prune", "prune", "prune", "score", "score", "run", "train", "report",
+                                    "synth"]))
     data = draw(st.sampled_from(["world", "world", "subfolder", "broken_image", "bad_name", "empty_train",
-                                 "no_query", "not_a_dataset"]))
+                                 "no_query", "not_a_dataset", "no_train", "odd_files", "not_utf8", "line_break"]))
     scores = (draw(st.sampled_from(["good", "truncated", "random_bytes", "meta", "shorter", "nan", "text",
                                     "drop"])), draw(st.floats(0, 1)), draw(st.integers(0, 50)))
     out = draw(st.sampled_from(["fresh", "fresh", "pruned", "file", "under_file", "dataset"]))
-    tiny = ["--preset", "small", "--size", "16x8", "--epochs", "1", "--batch-size", "4", "--instances", "2", "-q"]
+    # the small CNN, or the default preset (ImageNet MobileNetV2, probes / adaptive stop) at its smallest input
+    preset = draw(st.sampled_from(["small", "small", "auto"]))
+    size = "16x8" if preset == "small" else "64x32"
+    tiny = ["--preset", preset, "--size", size, "--epochs", "1", "--batch-size", "4", "--instances", "2", "-q"]
     if command == "prune":
         options = _options(_SELECT, draw) + ["--method", draw(st.sampled_from(["entropy", "random", "nope"]))]
     elif command == "score":
-        options = tiny + _options({**_TRAIN, **_SCORE}, draw)
+        options = tiny + _options({**_TRAIN, **_SCORE}, draw) + _methods(draw)
     elif command in ("run", "train"):
         extra = draw(st.booleans())
         options = tiny + _options(_TRAIN, draw) + (_options(_SELECT, draw) if command == "run" and extra else [])
+        if command == "run" and draw(st.booleans()):
+            options += ["-m", draw(st.sampled_from(["entropy", "entropy_knn", "random"]))]
         if command == "run" and draw(st.booleans()):
             options += ["--materialize", draw(st.sampled_from(["fresh_copy", "dataset", "pruned"]))]
         if draw(st.booleans()):
@@ -223,3 +254,14 @@ def test_cli_ends_with_success_or_one_error_line(inputs, case):
         ours = [line for line in result.output.splitlines() if line.startswith("error: ")]
         clicks = [line for line in result.output.splitlines() if line.startswith("Error: ")]  # usage errors
         assert len(ours) + len(clicks) == 1, shown
+    elif args[0] in ("score", "run"):  # success: no silent garbage in what was written
+        _check_scores(Path(args[args.index("--out") + 1]) / "scores.npz", shown)
+
+
+def _check_scores(path: Path, shown: str) -> None:
+    from reidprune.scores.store import ScoreSet
+
+    scores = ScoreSet.load(path)
+    for name, method in scores.methods.items():
+        assert np.isfinite(method.importance).all(), f"{name}: non-finite importance\n{shown}"
+        assert len(method.importance) == len(scores.paths), shown

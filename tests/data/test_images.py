@@ -188,7 +188,8 @@ def test_load_images_without_warning_when_all_good(tmp_path):
     table = file_table(tmp_path, [pattern(8, 4, 0)])
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        load_images(table, size=(8, 4), on_error="skip", progress=False)
+        images, ok = load_images(table, size=(8, 4), on_error="skip", progress=False)
+    assert images.shape == (1, 3, 8, 4) and ok.all()
 
 
 def test_load_images_progress_bar(tmp_path, capsys):

@@ -177,11 +177,15 @@ def test_check_manifest_matches_accepts_same_rows(tmp_path):
     root = (tmp_path / "ds").resolve()
     write_manifest(tmp_path / "m.csv", _table(root), _selection(), ENTROPY, MAX_SCORE)
     manifest = read_manifest(tmp_path / "m.csv")
-    check_manifest_matches(manifest, _table(root))
+    assert check_manifest_matches(manifest, _table(root)) is None  # same rows: accepted without a word
     # the whole dataset works too: only the training rows are compared
     full = _table(root, NAMES + ["query/0009_c1s1_000001_00.jpg"], PIDS + [9], CAMS + [1],
                   ["train"] * 4 + ["query"])
-    check_manifest_matches(manifest, full)
+    assert check_manifest_matches(manifest, full) is None
+    # and a changed training row is not
+    other = _table(root, NAMES, [PIDS[0] + 100] + PIDS[1:], CAMS, ["train"] * 4)
+    with pytest.raises(ReidPruneError):
+        check_manifest_matches(manifest, other)
 
 
 def test_check_manifest_matches_lists_differences(tmp_path):

@@ -243,7 +243,7 @@ def test_entropy_histogram_png(dataset, tmp_path):
     with Image.open(out) as image:
         assert image.size == (300, 120)  # 10 x 4 in at 30 dpi
     with pytest.raises(ReidPruneError, match="delta"):
-        entropy_histogram(manifest_path, tmp_path / "h.png", delta=0.0)
+        entropy_histogram(manifest_path, tmp_path / "h.png", delta=-0.1)
     with pytest.raises(ReidPruneError, match="no entropy or max score"):
         entropy_histogram(_manifest(["kept"], [NAN], [NAN]), tmp_path / "h.png")
     assert not (tmp_path / "h.png").exists()

@@ -17,7 +17,15 @@ def test_cpu_source_and_prefetch_thread_serve_the_same_rows_in_order():
 
 
 def test_prefetch_stops_cleanly_when_the_consumer_leaves_early():
+    """Closing the stream early ends the producer thread (it must not hang on its full queue)."""
+    import threading
+
     images = torch.zeros(100, 3, 2, 2, dtype=torch.uint8)
     stream = _prefetch(images, [np.array([i]) for i in range(100)])
-    next(stream)
-    stream.close()  # must not hang on the producer's full queue
+    ids, _ = next(stream)
+    assert ids.tolist() == [0]
+    closer = threading.Thread(target=stream.close, daemon=True)
+    closer.start()
+    closer.join(timeout=10)
+    assert not closer.is_alive(), "closing the prefetch stream hung"
+    assert not any(t.name == "reidprune-prefetch" and t.is_alive() for t in threading.enumerate())

@@ -3,9 +3,8 @@ from __future__ import annotations
 
 import click
 
-from reidprune.commands.options import SEED
+from reidprune.commands.options import SEED, quiet_option
 from reidprune.console import FiniteFloatRange
-from reidprune.pipeline.options import SelectOptions
 
 
 @click.command()
@@ -14,12 +13,13 @@ from reidprune.pipeline.options import SelectOptions
               help="The dataset folder the manifest's paths are relative to.")
 @click.option("--scores", "scores_path", type=click.Path(exists=True, dir_okay=False), default=None,
               help="scores.npz the selection was made from (soft-label bars) [default: FOLDER/scores.npz if any].")
-@click.option("--delta", type=FiniteFloatRange(0, 1), default=SelectOptions.delta, show_default=True,
-              help="Outlier threshold to mark.")
+@click.option("--delta", type=FiniteFloatRange(0, 1, min_open=True), default=None,
+              help="Outlier threshold to mark [default: the one the selection applied, from FOLDER/selection.json].")
 @click.option("--per-group", type=click.IntRange(1, 40), default=12, show_default=True,
               help="Images per row of the gallery.")
 @click.option("--seed", type=SEED, default=0, show_default=True)
-def report(folder, data, scores_path, delta, per_group, seed):
+@quiet_option
+def report(folder, data, scores_path, delta, per_group, seed, quiet):
     """Pictures of what was flagged: FOLDER is a `prune` output (with manifest.csv).
 
     Writes FOLDER/report/index.html (an offline HTML report: summary, histograms, outliers,
@@ -28,7 +28,8 @@ def report(folder, data, scores_path, delta, per_group, seed):
     """
     from reidprune.pipeline.report_folder import write_report
 
-    for path in write_report(folder, data, delta=delta, per_group=per_group, seed=seed, scores=scores_path):
+    for path in write_report(folder, data, delta=delta, per_group=per_group, seed=seed, scores=scores_path,
+                             progress=not quiet):
         click.echo(f"wrote {path}")
 
 
@@ -36,9 +37,11 @@ def report(folder, data, scores_path, delta, per_group, seed):
 @click.argument("out", type=click.Path(exists=True, file_okay=False))
 @click.option("--data", type=click.Path(exists=True, file_okay=False), default=None,
               help="The dataset folder [default: the one recorded in OUT/selection.json].")
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (this machine only).")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on; the default is this machine only (any other address warns).")
 @click.option("--port", type=click.IntRange(1, 65535), default=8765, show_default=True, help="Port to listen on.")
-def review(out, data, host, port):
+@quiet_option
+def review(out, data, host, port, quiet):
     """Accept, reject or correct flagged images in the browser; OUT is a `prune` output.
 
     Every decision is saved at once in OUT/review.sqlite; apply them with
@@ -46,6 +49,10 @@ def review(out, data, host, port):
     """
     from reidprune.report.review import serve
 
+    if quiet:  # no line per request
+        import logging
+
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
     serve(out, host=host, port=port, data_root=data, echo=lambda m: click.echo(m, err=True))
 
 

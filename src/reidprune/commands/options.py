@@ -46,6 +46,12 @@ def stop_option(func):
              "identity, 5% of the images), else auto for pretrained models, fixed from scratch]")(func)
 
 
+def quiet_option(func):
+    """``-q``: the same flag on every command (no progress bars; fewer notes where a command has them)."""
+    return click.option("--quiet", "-q", is_flag=True, help="No progress bars (and no per-file or per-request "
+                                                             "notes).")(func)
+
+
 def probe_option(func):
     return click.option("--probe-fraction", type=FiniteFloatRange(0, 0.5, min_open=True, max_open=True),
                         default=ScoreOptions.probe_fraction, show_default=True,

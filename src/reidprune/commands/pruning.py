@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import click
 
-from reidprune.commands.options import probe_option, selection_options, stop_option, training_options
+from reidprune.commands.options import (probe_option, quiet_option, selection_options, stop_option,
+                                        training_options)
 from reidprune.console import FiniteFloatRange
 from reidprune.pipeline.options import METHODS, ScoreOptions, SelectOptions
 
@@ -52,11 +53,20 @@ def score(data, out, **options):
               help="Which scored method ranks the images.")
 @click.option("--layout", default="auto", show_default=True, help="Dataset layout (see `score --help`).")
 @selection_options
-def prune(data, scores_path, out, **selection):
+@quiet_option
+def prune(data, scores_path, out, quiet, **selection):
     """Purify and prune DATA with scores from `reidprune score`; writes lists, manifest, summary."""
     from reidprune.pipeline.prune_folder import prune_folder
 
-    prune_folder(data, scores_path, out, echo=click.echo, **selection)
+    prune_folder(data, scores_path, out, echo=_quieter(quiet), **selection)
+
+
+def _quieter(quiet: bool):
+    """``click.echo`` without the per-file lines (indented) when ``quiet``."""
+    def echo(message="", err=False):
+        if not (quiet and str(message).startswith("  ")):
+            click.echo(message, err=err)
+    return echo
 
 
 @click.command()

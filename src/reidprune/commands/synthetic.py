@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import click
 
-from reidprune.commands.options import SEED
+from reidprune.commands.options import SEED, quiet_option
 from reidprune.console import FiniteFloatRange
 
 
@@ -20,13 +20,14 @@ from reidprune.console import FiniteFloatRange
               help="Fraction of training crops that are outliers (two people, occlusion, truncation).")
 @click.option("--seed", type=SEED, default=0, show_default=True)
 @click.option("--overwrite", is_flag=True, help="Replace an existing non-empty OUT.")
-def synth(out, train_ids, test_ids, images_per_id, cameras, mislabel_rate, outlier_rate, seed, overwrite):
+@quiet_option
+def synth(out, train_ids, test_ids, images_per_id, cameras, mislabel_rate, outlier_rate, seed, overwrite, quiet):
     """Write a synthetic ReID world (Market-1501 layout + ground_truth.csv) to OUT."""
     from reidprune.data.synth import SynthConfig, generate_world
 
     config = SynthConfig(num_train_ids=train_ids, num_test_ids=test_ids, images_per_id=images_per_id,
                          num_cameras=cameras, mislabel_rate=mislabel_rate, outlier_rate=outlier_rate, seed=seed)
-    path = generate_world(out, config, overwrite=overwrite)
+    path = generate_world(out, config, overwrite=overwrite, progress=not quiet)
     click.echo(f"wrote {config.num_train_images} training images of {train_ids} identities to {path}")
 
 

@@ -130,7 +130,8 @@ def check_materialize_target(target: str | os.PathLike | None, dataset: str | os
             break
 
 
-def check_selection_setup(table, fraction: float | None, count: int | None, materialize, out) -> None:
+def check_selection_setup(table, fraction: float | None, count: int | None, materialize, out,
+                          decisions=None) -> None:
     """Everything about a selection that can be checked before scoring (``run`` calls it first).
 
     Parameters
@@ -139,9 +140,14 @@ def check_selection_setup(table, fraction: float | None, count: int | None, mate
     fraction, count: how much to remove (one of them, as ``--fraction`` / ``--count``).
     materialize: the ``--materialize`` folder or None.
     out: the ``--out`` folder.
+    decisions: the ``--decisions`` file or None (read, not changed; its dataset is checked after scoring).
     """
     check_removal(len(table.split_table("train")), fraction, count)
     check_materialize_target(materialize, table.root, out)
+    if decisions:
+        from reidprune.select.decisions import check_decisions_file
+
+        check_decisions_file(decisions)
 
 
 def check_evaluation_splits(table, mode: str) -> None:

@@ -76,7 +76,7 @@ def run_demo(out: str | Path, options: DemoOptions = DemoOptions(), progress: bo
     manifest = out / "manifest.csv"
     flagged_gallery(manifest, world, out / "flagged.png")
     identity_strips(manifest, world, out / "identities.png", seed=options.seed)
-    entropy_histogram(manifest, out / "scores.png", delta=decision.threshold or PRESET_DELTA["paper"])
+    entropy_histogram(manifest, out / "scores.png", delta=decision.threshold if decision.threshold is not None else PRESET_DELTA["paper"])
 
     echo("[4/5] retraining on the full, the pruned and a random subset of the same size")
     eval_images = EvalImages.load(table, size, progress=progress)

@@ -34,7 +34,8 @@ def run_folder(data: str | Path, out: str | Path, train: TrainChoices, *, echo: 
     """
     fraction, count = removal_fraction(selection.get("fraction"), selection.get("count")), selection.get("count")
     before_training = partial(check_selection_setup, fraction=fraction, count=count,
-                              materialize=selection.get("materialize"), out=out)
+                              materialize=selection.get("materialize"), out=out,
+                              decisions=selection.get("decisions"))
     with output_lock(out):
         extra = {} if probe_fraction is None else {"probe_fraction": probe_fraction}
         scored = score_into(data, out, train, echo=echo, methods=(method,), score_epochs=score_epochs, stop=stop,

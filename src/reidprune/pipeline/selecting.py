@@ -81,7 +81,8 @@ def decide(scores: ScoreSet, options: SelectOptions) -> Decision:
         raise ReidPruneError("purification needs our soft labels: score with --method entropy too, "
                              "or pass --no-purify")
     if options.purify:
-        _check_outlier_fraction(outliers, options, threshold)
+        train = scores.info.get("options", {}).get("train", {})
+        _check_outlier_fraction(outliers, options, threshold, bool(train.get("pretrained") or train.get("weights")))
         if message := outlier_fraction_warning(outliers):
             warnings.append(message)
     report = select_with_report(
@@ -186,15 +187,19 @@ def unrecorded_message(missing: int, params: dict) -> str:
             "epochs (--score-epochs / --epochs)" + (" or a smaller --every" if every > 1 else "") + " to cover them")
 
 
-def _check_outlier_fraction(outliers: np.ndarray, options: SelectOptions, threshold: float | None) -> None:
+def _check_outlier_fraction(outliers: np.ndarray, options: SelectOptions, threshold: float | None,
+                            pretrained: bool = False) -> None:
     share = float(outliers.mean()) if len(outliers) else 0.0
     if share > options.max_outlier_fraction:
         how = f"max(soft label) <= {threshold:g}"
+        cause = ("stopped before it fitted the identities (few epochs, or few images per identity)" if pretrained
+                 else "under-trained (e.g. from scratch)")
+        more = "score with more epochs (--epochs)" if pretrained else "score with more epochs or --weights"
         raise ReidPruneError(
             f"{share:.0%} of the training set would be removed as outliers ({how}), more than the allowed "
-            f"{options.max_outlier_fraction:.0%}: the scoring model's soft labels are flat (under-trained, e.g. "
-            "from scratch). Give a lower --delta or --delta-chance K (K x chance), score with more epochs or "
-            "--weights, or pass --max-outlier-fraction 1 to accept")
+            f"{options.max_outlier_fraction:.0%}: the scoring model's soft labels are flat ({cause}). Leave --delta "
+            f"unset to let the scoring run's probes measure it (--stop probes), give a lower --delta or --delta-chance "
+            f"K (K x chance), {more}, or pass --max-outlier-fraction 1 to accept")
 
 
 def export_decision(out_dir: str | Path, train: SampleTable, scores: ScoreSet, decision: Decision,

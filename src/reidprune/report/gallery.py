@@ -334,8 +334,9 @@ def entropy_histogram(manifest: Manifest | str | os.PathLike, out_png: str | os.
     out_png:
         The PNG file to write (atomically; replaced if it exists; parent folders created).
     delta:
-        Outlier threshold drawn as a vertical line on the max-score panel, in ``(0, 1]``;
-        the legend gives how many images have a max score at or below it.
+        Outlier threshold drawn as a vertical line on the max-score panel, in ``[0, 1]``;
+        the legend gives how many images have a max score at or below it (0: no outlier
+        threshold, no line).
     bins:
         Number of bins of each histogram (entropy: over its observed range; max score: over
         ``[0, 1]``).
@@ -355,8 +356,8 @@ def entropy_histogram(manifest: Manifest | str | os.PathLike, out_png: str | os.
     """
     manifest = _as_manifest(manifest)
     if not (isinstance(delta, (int, float, np.integer, np.floating)) and not isinstance(delta, bool)
-            and math.isfinite(delta) and 0 < delta <= 1):
-        raise ReidPruneError(f"delta must be a number in (0, 1], got {delta!r}")
+            and math.isfinite(delta) and 0 <= delta <= 1):
+        raise ReidPruneError(f"delta must be a number in [0, 1], got {delta!r}")
     bins = check_positive_int(bins, "bins")
     dpi = check_dpi(dpi)
     if np.isnan(manifest.entropy).all() and np.isnan(manifest.max_score).all():
@@ -369,7 +370,7 @@ def entropy_histogram(manifest: Manifest | str | os.PathLike, out_png: str | os.
                      "soft-label entropy H (bits)")
     _histogram_panel(right, manifest.max_score, manifest.status, np.linspace(0.0, 1.0, bins + 1),
                      "max soft-label score")
-    if not np.isnan(manifest.max_score).all():
+    if not np.isnan(manifest.max_score).all() and delta > 0:
         below = int((manifest.max_score <= delta).sum())
         right.axvline(delta, color="black", linestyle="--", linewidth=1.2,
                       label=f"delta = {delta:g} ({below} at or below)")

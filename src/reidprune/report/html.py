@@ -39,6 +39,7 @@ from reidprune.report.common import (
     ordered_rows,
     spread_positions,
 )
+from reidprune.progress import progress as progress_bar
 from reidprune.scores.entropy import soft_labels
 from reidprune.scores.store import ScoreSet
 from reidprune.select.selection import KEPT, OUTLIER, PRUNED, RELABELLED, STATUSES
@@ -54,13 +55,15 @@ SECTIONS = {"outliers": "Outliers (removed)", "relabelled": "Relabelled",
 def write_html_report(folder: str | os.PathLike, dataset_root: str | os.PathLike,
                       scores: str | os.PathLike | None = None, out: str | os.PathLike | None = None,
                       per_page: int = 48, extremes: int = 96, per_identity: int = 10,
-                      identities_per_page: int = 20, delta: float | None = None) -> Path:
+                      identities_per_page: int = 20, delta: float | None = None, progress: bool = True) -> Path:
     """Write the HTML report of a ``reidprune prune`` output folder.
 
     Parameters
     ----------
     folder:
         The prune output (``manifest.csv``; ``selection.json`` is read when present).
+    progress:
+        Show a progress bar while the thumbnails are made.
     dataset_root:
         The dataset folder the manifest paths are relative to.
     scores:
@@ -106,15 +109,14 @@ def write_html_report(folder: str | os.PathLike, dataset_root: str | os.PathLike
     score_set = ScoreSet.load(scores_path) if scores is not None or scores_path.is_file() else None
     top = top_identities(score_set, manifest, k=3) if score_set is not None else None
     if delta is None:
-        options = summary.get("options", {})
-        delta = options.get("delta") if not options.get("delta_relative") else None
+        delta = outlier_threshold_of(summary)
 
     sections = build_sections(manifest, top, extremes, per_identity)
     out = Path(out) if out is not None else folder / "report"
     if out.exists():
         shutil.rmtree(out)
     (out / "data").mkdir(parents=True)
-    _write_thumbnails(manifest, root, _shown_rows(sections), out / "thumbs")
+    _write_thumbnails(manifest, root, _shown_rows(sections), out / "thumbs", progress)
     pages = {}
     for key, items in sections.items():
         size = identities_per_page if key == "identities" else per_page
@@ -247,7 +249,7 @@ def _finite(value) -> float | None:
     return round(value, 4) if math.isfinite(value) else None
 
 
-def _write_thumbnails(manifest: Manifest, root: Path, rows: set[int], folder: Path) -> None:
+def _write_thumbnails(manifest: Manifest, root: Path, rows: set[int], folder: Path, progress: bool = True) -> None:
     folder.mkdir(parents=True, exist_ok=True)
 
     def one(i: int) -> None:
@@ -258,7 +260,8 @@ def _write_thumbnails(manifest: Manifest, root: Path, rows: set[int], folder: Pa
 
     try:
         with ThreadPoolExecutor(max_workers=min(8, (os.cpu_count() or 2))) as pool:
-            list(pool.map(one, sorted(rows)))
+            list(progress_bar(pool.map(one, sorted(rows)), total=len(rows), desc="thumbnails", unit="img",
+                              enabled=progress))
     except OSError as exc:
         raise ReidPruneError(f"cannot make a thumbnail: {exc}; check the dataset root") from exc
 
@@ -287,9 +290,18 @@ def summary_rows(manifest: Manifest, summary: dict, scores: ScoreSet | None) -> 
     if options:
         amount = f"fraction {options['fraction']}" if options.get("fraction") is not None else \
             f"count {options.get('count')}"
-        delta = f"{options.get('delta')}" + (" x chance" if options.get("delta_relative") else "")
+        threshold = outlier_threshold_of(summary)
+        delta = "none" if threshold is None else f"{threshold:.4g}"
         rows.append(("selection", f"method {options.get('method')}, {amount}, purify {options.get('purify')}, "
-                                  f"delta {delta}, min per id {options.get('min_per_identity')}"))
+                                  f"outlier threshold {delta}, relabel {options.get('relabel', 'all')}, "
+                                  f"min per id {options.get('min_per_identity')}"))
+    quality = summary.get("quality")
+    if isinstance(quality, dict):
+        rows.append(("estimated quality",
+                     f"from {quality.get('probes')} probes (known wrong labels in the scoring run): noise rate "
+                     f"{quality.get('noise_rate', 0):.1%}, mislabel precision {quality.get('precision', 0):.2f}, "
+                     f"recall {quality.get('recall', 0):.2f}, correction {quality.get('correction', 0):.2f}, "
+                     f"relabelling {'pays' if quality.get('relabel_pays') else 'does not pay: flagged for review'}"))
     if summary.get("score_params"):
         rows.append(("score parameters", _plain_dict(summary["score_params"])))
     if summary.get("score_cost"):
@@ -306,10 +318,22 @@ def summary_rows(manifest: Manifest, summary: dict, scores: ScoreSet | None) -> 
     return rows
 
 
+def outlier_threshold_of(summary: dict) -> float | None:
+    """The absolute outlier threshold a selection applied (``selection.json``), None if unknown."""
+    if isinstance(summary.get("outlier_threshold"), (int, float)):
+        return float(summary["outlier_threshold"])
+    options = summary.get("options", {})
+    delta = options.get("delta")
+    return float(delta) if isinstance(delta, (int, float)) and not options.get("delta_relative") else None
+
+
 def _plain_dict(values: dict) -> str:
+    """``key value, ...`` of the scalar entries; tables and lists (diagnostics, histories, rules) are
+    left to selection.json."""
     def show(v):
-        return f"{v:.1f}" if isinstance(v, float) else (f"{{{_plain_dict(v)}}}" if isinstance(v, dict) else str(v))
-    return ", ".join(f"{k} {show(v)}" for k, v in values.items())
+        return f"{v:.4g}" if isinstance(v, float) else str(v)
+    return ", ".join(f"{k.replace('_', ' ')} {show(v)}" for k, v in values.items()
+                     if v is not None and not isinstance(v, (dict, list, tuple)))
 
 
 def histogram_svg(values: np.ndarray, status: np.ndarray, title: str, marker: float | None,

@@ -65,7 +65,8 @@ class ReviewSession:
         if not summary_path.is_file():
             raise ReidPruneError(f"{out} has no selection.json; give a `reidprune prune` output folder")
         summary = json.loads(summary_path.read_text(encoding="utf-8"))
-        root = Path(data_root or summary.get("dataset", "")).expanduser()
+        # resolved: Flask's send_file reads a relative path under the package folder
+        root = Path(data_root or summary.get("dataset", "")).expanduser().resolve()
         if not root.is_dir():
             raise ReidPruneError(f"dataset folder {root} does not exist; pass --data with the dataset "
                                  f"{out} was made from")
@@ -127,25 +128,66 @@ class ReviewSession:
         return next(x for x in self.items(kind) if x["index"] == index)
 
     def image_file(self, index: int) -> Path:
+        """The image's file, refused unless its resolved path lies inside the dataset folder
+        (a symbolic link in the dataset may point anywhere on this machine)."""
         if not 0 <= index < len(self.manifest):
             raise ReidPruneError(f"image index {index} is not in the manifest")
-        return image_path(self.manifest, self.root, index)
+        path = Path(image_path(self.manifest, self.root, index)).resolve()
+        if not path.is_relative_to(self.root):
+            raise ReidPruneError(f"image {self.manifest.path[index]} resolves to {path}, outside the dataset "
+                                 f"{self.root}: not served")
+        return path
 
 
 def _parse_identity(value) -> int:
+    """A whole number given as a JSON integer or a string of ASCII digits (not ``true``, ``1.9`` or ``৩``)."""
+    if isinstance(value, bool):
+        raise ReidPruneError(f"identity must be a whole number, got {json.dumps(value)}")
+    if isinstance(value, int):
+        return value
+    text = value.strip() if isinstance(value, str) else None
+    if text and text.lstrip("-").isascii() and text.lstrip("-").isdigit():
+        return int(text)
+    raise ReidPruneError(f"identity must be a whole number, got {json.dumps(value)}")
+
+
+def _parse_index(value) -> int:
+    """A JSON integer (``true``, ``1.9``, ``"1"``, ``null``, ``[1]`` and ``1e400`` are refused)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ReidPruneError(f"index must be a whole number (a JSON integer), got {json.dumps(value)[:40]}")
+    return value
+
+
+def trusted_hosts(host: str, port: int) -> list[str]:
+    """The ``Host`` headers the page answers (DNS rebinding: a foreign name pointing at this machine
+    must not reach the decisions)."""
+    names = {"127.0.0.1", "localhost", "[::1]", host if ":" not in host else f"[{host}]"}
+    return sorted(names | {f"{n}:{port}" for n in names})
+
+
+def is_loopback(host: str) -> bool:
+    import ipaddress
+
+    if host == "localhost":
+        return True
     try:
-        return int(str(value).strip())
-    except ValueError as exc:
-        raise ReidPruneError(f"identity must be a whole number, got {value!r}") from exc
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
-def create_app(session: ReviewSession) -> Flask:
-    """The Flask application serving one :class:`ReviewSession`."""
+def create_app(session: ReviewSession, host: str = "127.0.0.1", port: int = 8765) -> Flask:
+    """The Flask application serving one :class:`ReviewSession` at ``host:port`` (its trusted hosts)."""
     app = Flask(__name__, template_folder="templates")
+    app.config["TRUSTED_HOSTS"] = trusted_hosts(host, port)
 
     @app.errorhandler(ReidPruneError)
     def bad_request(exc):
         return jsonify({"error": str(exc)}), 400
+
+    @app.errorhandler(400)
+    def malformed(exc):  # a body that is not JSON, a bad Host header: JSON the page can show
+        return jsonify({"error": getattr(exc, "description", None) or "bad request"}), 400
 
     @app.get("/")
     def home():
@@ -171,7 +213,8 @@ def create_app(session: ReviewSession) -> Flask:
 
     @app.post("/api/decision")
     def decision():
-        body = request.get_json()  # JSON only: a cross-site form post cannot send it without a preflight
+        # JSON only: a cross-site form post cannot send it without a preflight
+        body = request.get_json(silent=True)
         if not isinstance(body, dict):
             raise ReidPruneError("send a JSON object {index, kind, verdict, identity}")
         verdict = body.get("verdict")
@@ -180,7 +223,7 @@ def create_app(session: ReviewSession) -> Flask:
         kind = body.get("kind")
         if kind not in KIND_TITLES:
             raise ReidPruneError(f"kind must be relabel or outlier, got {kind!r}")
-        return jsonify(session.decide(int(body.get("index", -1)), kind, verdict, body.get("identity")))
+        return jsonify(session.decide(_parse_index(body.get("index")), kind, verdict, body.get("identity")))
 
     @app.get("/api/decisions")
     def decisions():
@@ -205,8 +248,12 @@ def serve(out: str | os.PathLike, host: str = "127.0.0.1", port: int = 8765,
         Where to print the address.
     """
     session = ReviewSession.open(out, data_root)
+    if not is_loopback(host):
+        echo(f"warning: --host {host} is not this machine only: anyone who can reach {host}:{port} can see the "
+             "dataset's flagged images and change the decisions (there is no login); use 127.0.0.1 unless you "
+             "mean it")
     counts = {k: len(session.items(k)) for k in KIND_TITLES}
     echo(f"reviewing {counts['relabel']} proposed relabels and {counts['outlier']} outliers of {session.out}; "
          f"decisions go to {session.database}")
     echo(f"open http://{host}:{port}/ (Ctrl+C to stop)")
-    create_app(session).run(host=host, port=port, threaded=True, debug=False, use_reloader=False)
+    create_app(session, host, port).run(host=host, port=port, threaded=True, debug=False, use_reloader=False)

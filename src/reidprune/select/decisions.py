@@ -76,6 +76,16 @@ def connect(path: str | os.PathLike) -> sqlite3.Connection:
     return connection
 
 
+def _read_only(path: Path) -> sqlite3.Connection:
+    """A connection that cannot change the file (reading must not turn a stray file into WAL mode)."""
+    if path.stat().st_size == 0:
+        raise ReidPruneError(f"{path} is empty, not a reidprune decisions file; give the review.sqlite that "
+                             "`reidprune review OUT` wrote")
+    connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=10.0)
+    connection.execute("PRAGMA busy_timeout = 10000")
+    return connection
+
+
 def open_store(path: str | os.PathLike, fingerprint: str, dataset: str = "") -> Path:
     """Create the decisions file (or check an existing one belongs to the same dataset).
 
@@ -165,20 +175,50 @@ def read_reviews(path: str | os.PathLike, fingerprint: str | None = None) -> Rev
     if fingerprint is not None:
         _check_fingerprint(path, fingerprint)
     try:
-        with closing(connect(path)) as db:
+        with closing(_read_only(path)) as db:
             rows = db.execute("SELECT path, kind, verdict, given_id, proposed_id, identity FROM decisions "
                               "ORDER BY path").fetchall()
     except sqlite3.DatabaseError as exc:
         raise ReidPruneError(f"{path} is not a reidprune decisions file ({exc})") from exc
+    for row in rows:
+        _check_row(path, row)
     columns = list(zip(*rows)) if rows else [[]] * 6
     ints = [np.array([-1 if v is None else v for v in col], dtype=np.int64) for col in columns[3:]]
     return Reviews(np.array(columns[0], dtype=str), np.array(columns[1], dtype=str),
                    np.array(columns[2], dtype=str), *ints, source=str(path))
 
 
+def _check_row(path: Path, row: tuple) -> None:
+    """One stored decision, as ``record`` writes it; a forged or damaged row is named."""
+    image, kind, verdict, given, proposed, identity = row
+    what = f"{path}: the decision on {image!r}"
+    if not isinstance(image, str) or not image:
+        raise ReidPruneError(f"{path}: a decision has no image path ({image!r}); the file is damaged")
+    if kind not in KINDS or verdict not in VERDICTS:
+        raise ReidPruneError(f"{what} has kind {kind!r} and verdict {verdict!r}; expected a kind of "
+                             f"{', '.join(KINDS)} and a verdict of {', '.join(VERDICTS)}: the file was not "
+                             "written by `reidprune review`")
+    for name, value, optional in (("given identity", given, False), ("proposed identity", proposed, True),
+                                  ("typed identity", identity, True)):
+        if (value is None and not optional) or (value is not None and (isinstance(value, bool)
+                                                                      or not isinstance(value, int))):
+            raise ReidPruneError(f"{what} has {name} {value!r}, not a whole number: the file was not written "
+                                 "by `reidprune review`")
+    if (verdict == "identity") != (identity is not None):
+        raise ReidPruneError(f"{what}: verdict {verdict!r} with typed identity {identity!r} (an identity goes "
+                             "exactly with the verdict 'identity')")
+
+
+def check_decisions_file(path: str | os.PathLike) -> None:
+    """Fail early (before any training) on a decisions file that cannot be applied."""
+    read_reviews(path)
+
+
 def _check_fingerprint(path: Path, fingerprint: str) -> None:
+    if not path.is_file():
+        raise ReidPruneError(f"decisions file {path} does not exist; run `reidprune review OUT` first")
     try:
-        with closing(connect(path)) as db:
+        with closing(_read_only(path)) as db:
             meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
     except sqlite3.DatabaseError as exc:
         raise ReidPruneError(f"{path} is not a reidprune decisions file ({exc})") from exc

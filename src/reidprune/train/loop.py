@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import signal
 import time
 from dataclasses import dataclass, field
@@ -54,14 +55,20 @@ class FitResult:
 
 
 def resolve_device(name: str) -> torch.device:
+    """``auto``, ``cpu``, ``cuda`` or ``cuda:N`` as a device this machine has, else a clear error."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
         device = torch.device(name)
-    except RuntimeError as exc:
+    except (RuntimeError, TypeError) as exc:
         raise ReidPruneError(f"unknown device {name!r}; use auto, cpu or cuda[:N]") from exc
+    if device.type not in ("cpu", "cuda"):
+        raise ReidPruneError(f"device {name!r} is not supported; use auto, cpu or cuda[:N]")
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ReidPruneError(f"device {name!r} asked for but no CUDA GPU is available; use --device cpu")
+    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+        raise ReidPruneError(f"device {name!r} asked for but this machine has {torch.cuda.device_count()} CUDA "
+                             f"GPU(s) (cuda:0..cuda:{torch.cuda.device_count() - 1})")
     return device
 
 
@@ -149,6 +156,7 @@ def fit(model: torch.nn.Module, images, labels: np.ndarray, config: TrainConfig,
     if config.compile:
         net = torch.compile(net)
     source = BatchSource(images, device)
+    divergence = _Divergence(config, checkpoint)
 
     def save(epoch: int, step: int) -> None:
         """Merge the ranks' hooks (a no-op in one process), then rank 0 writes the checkpoint."""
@@ -179,7 +187,7 @@ def fit(model: torch.nn.Module, images, labels: np.ndarray, config: TrainConfig,
                 y = label_t[idx]
                 out = _forward(net, x, config, device)
                 loss = _loss(out, y, config)
-                _check_finite(out[0], loss, epoch, step, device)
+                divergence.check(out[0], loss, epoch, step, device)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
@@ -283,14 +291,35 @@ def _loss(out, labels: torch.Tensor, config: TrainConfig) -> torch.Tensor:
                                                         config.triplet_normalize)
 
 
-def _check_finite(logits, loss, epoch: int, step: int, device: torch.device) -> None:
-    # On CUDA this would synchronise every step; check every 50 steps there.
-    if device.type == "cuda" and step % 50:
-        return
-    if not (torch.isfinite(loss) and torch.isfinite(logits).all()):
-        raise NonFiniteLoss(
-            f"non-finite logits or loss at epoch {epoch}, step {step}; lower the learning rate "
-            "(--lr) or disable mixed precision (--no-amp)")
+#: a loss this many times the run's first is a divergence, not a hard batch
+DIVERGED_FACTOR = 100.0
+
+
+class _Divergence:
+    """Stops training whose loss is not finite or grows by orders of magnitude over its first."""
+
+    def __init__(self, config: TrainConfig, checkpoint):
+        self.first: float | None = None
+        self.lr, self.checkpoint = config.lr, checkpoint
+
+    def check(self, logits, loss, epoch: int, step: int, device: torch.device) -> None:
+        # On CUDA this would synchronise every step; check every 50 steps there.
+        if device.type == "cuda" and step % 50 and self.first is not None:
+            return
+        value = float(loss.detach())
+        if not (math.isfinite(value) and torch.isfinite(logits).all()):
+            self.fail(f"non-finite logits or loss at epoch {epoch}, step {step}")
+        if self.first is None:
+            self.first = max(value, 1e-3)
+        elif value > DIVERGED_FACTOR * self.first:
+            self.fail(f"the loss grew from {self.first:.3g} to {value:.3g} by epoch {epoch}, step {step}: "
+                      "training diverged")
+
+    def fail(self, what: str) -> None:
+        kept = f"; the checkpoint of the last finished epoch is kept at {self.checkpoint}" \
+            if self.checkpoint is not None and Path(self.checkpoint).exists() else ""
+        raise NonFiniteLoss(f"{what}; lower the learning rate (--lr, now {self.lr:g}) or disable mixed precision "
+                            f"(--no-amp); no scores were written{kept}")
 
 
 # What a checkpoint's layout is; 2: ResNet trunks under torchvision's module names, torch's chained lr

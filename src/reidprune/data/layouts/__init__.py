@@ -101,6 +101,8 @@ _CANONICAL = (
 
 SKIP_REASONS = {"junk": "junk image(s) (pid -1)",
                 "bad_name": "file(s) whose name does not match the pattern",
+                "not_a_file": "entries with an image name that are not readable files (dangling links, folders, "
+                              "FIFOs)",
                 "in_subfolder": "image(s) in sub-folders of the split folders (this layout reads only the "
                                 "files directly inside bounding_box_train, query and bounding_box_test; "
                                 "move them up to use them)"}

@@ -73,14 +73,45 @@ def is_image_name(name: str) -> bool:
     return not name.startswith(".") and name.lower().endswith(IMAGE_EXTENSIONS)
 
 
-def list_image_names(folder: Path) -> list[str]:
-    """Sorted names of the image files directly inside ``folder`` (sub-folders are not entered)."""
+def list_image_names(folder: Path, skipped: dict[str, int] | None = None) -> list[str]:
+    """Sorted names of the image files directly inside ``folder`` (sub-folders are not entered).
+
+    A name that is not valid UTF-8 or holds a control character (a line break breaks every
+    line-based export) is an error naming the file. Entries with an image name that are not
+    regular files (a dangling link, a folder, a FIFO) are left out and counted in
+    ``skipped["not_a_file"]``.
+    """
     try:
         with os.scandir(folder) as entries:
-            names = [e.name for e in entries if is_image_name(e.name) and e.is_file()]
+            images = [e for e in entries if is_image_name(e.name)]
+            names = [e.name for e in images if _regular_file(e)]
     except OSError as err:
         raise ReidPruneError(f"cannot list {folder}: {err.strerror or err}; check its permissions")
+    if skipped is not None and len(names) < len(images):
+        skipped["not_a_file"] = skipped.get("not_a_file", 0) + len(images) - len(names)
+    for name in names:
+        check_file_name(folder, name)
     return sorted(names)
+
+
+def _regular_file(entry: os.DirEntry) -> bool:
+    try:
+        return entry.is_file() and entry.stat().st_size >= 0  # stat follows links: a dangling one raises
+    except OSError:
+        return False
+
+
+def check_file_name(folder: Path, name: str) -> None:
+    """Refuse a file name the exports cannot write: not UTF-8, or with a control character."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        shown = os.fsencode(name).decode("utf-8", "backslashreplace")
+        raise ReidPruneError(f"{folder}/{shown}: the file name is not valid UTF-8; rename it (e.g. with "
+                             "`convmv -f latin1 -t utf8`) or move it out of the dataset") from None
+    if any(ord(c) < 32 or ord(c) == 127 for c in name):
+        raise ReidPruneError(f"{folder}/{name!r}: the file name holds a control character (a line break or "
+                             "tab breaks the line-based lists); rename it")
 
 
 def list_subfolders(folder: Path) -> list[str]:

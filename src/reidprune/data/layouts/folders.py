@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from reidprune.data.layouts.base import (
-    CopyPlan, CopyRows, LoadedDataset, dataset_root, is_image_name, list_image_names,
+    CopyPlan, CopyRows, LoadedDataset, check_file_name, dataset_root, is_image_name, list_image_names,
     list_subfolders, parse_id,
 )
 from reidprune.data.table import make_table
@@ -68,6 +68,7 @@ def load_folders(root: str | os.PathLike) -> LoadedDataset:
     root = dataset_root(root)
     splits = split_folders(root)
     identities = {split: list_subfolders(base) for split, base in splits.items()}
+    _refuse_split_folders_as_identities(root, identities.get("train", []))
     for split, base in splits.items():
         stray = list_image_names(base)
         if stray:
@@ -75,9 +76,10 @@ def load_folders(root: str | os.PathLike) -> LoadedDataset:
                                  f"(e.g. {base}/<identity>/{stray[0]}); move them")
     pids = identity_pids(sorted({name for names in identities.values() for name in names}))
     rows: list[tuple[str, int, int, str]] = []
+    skipped: dict[str, int] = {}
     for split, base in splits.items():
         for identity in identities[split]:
-            for rel in images_under(base / identity):
+            for rel in images_under(base / identity, skipped):
                 camera = CAMERA_PATTERN.search(os.path.basename(rel))
                 camid = parse_id(camera.group(1)) if camera else None
                 rel_to_root = os.path.relpath(base / identity / rel, root).replace(os.sep, "/")
@@ -85,7 +87,23 @@ def load_folders(root: str | os.PathLike) -> LoadedDataset:
     rows.sort(key=lambda row: row[0])
     table = make_table(root, "folders", [str(root / rel) for rel, *_ in rows],
                        [r[1] for r in rows], [r[2] for r in rows], [r[3] for r in rows])
-    return LoadedDataset(table, names={pid: name for name, pid in pids.items()})
+    return LoadedDataset(table, skipped, names={pid: name for name, pid in pids.items()})
+
+
+# split folders of the other layouts: read as identity folders they would make a nonsense set
+_OTHER_SPLITS = {"query", "gallery", "test", "val", "bounding_box_test", "bounding_box_train", "image_query",
+                 "image_test", "image_train"}
+
+
+def _refuse_split_folders_as_identities(root: Path, names: list[str]) -> None:
+    odd = sorted(set(names) & _OTHER_SPLITS)
+    if odd and not (root / "train").is_dir():
+        market = "bounding_box_train" if {"query", "bounding_box_test"} & set(names) else None
+        veri = "image_train" if {"image_query", "image_test"} & set(names) else None
+        missing = market or veri or "train"
+        raise ReidPruneError(
+            f"{root} has {', '.join(n + '/' for n in odd)} but no {missing}/: it looks like a dataset without its "
+            f"training split, not a folder of identities; add {root / missing} (the images to score and prune)")
 
 
 def split_folders(root: Path) -> dict[str, Path]:
@@ -119,14 +137,24 @@ def identity_pids(names: list[str]) -> dict[str, int]:
     return dict(zip(names, numbers))
 
 
-def images_under(folder: Path) -> list[str]:
-    """Image paths under ``folder`` (any depth, hidden entries skipped), relative and sorted."""
+def images_under(folder: Path, skipped: dict[str, int] | None = None) -> list[str]:
+    """Image paths under ``folder`` (any depth, hidden entries skipped), relative and sorted.
+
+    Names are checked as in :func:`~reidprune.data.layouts.base.list_image_names`; entries that
+    are not regular files are counted in ``skipped["not_a_file"]``.
+    """
     found = []
     for current, dirs, files in os.walk(folder):
         dirs[:] = [d for d in dirs if not d.startswith(".")]
         for name in files:
-            if is_image_name(name):
-                found.append(os.path.relpath(os.path.join(current, name), folder))
+            if not is_image_name(name):
+                continue
+            if not os.path.isfile(os.path.join(current, name)):  # a dangling link or a FIFO
+                if skipped is not None:
+                    skipped["not_a_file"] = skipped.get("not_a_file", 0) + 1
+                continue
+            check_file_name(Path(current), name)
+            found.append(os.path.relpath(os.path.join(current, name), folder))
     return sorted(found)
 
 

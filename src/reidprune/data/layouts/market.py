@@ -96,7 +96,7 @@ def load_split_folders(root: str | os.PathLike, layout: str, folders: tuple[tupl
         if not (root / folder).is_dir():
             continue
         skipped["in_subfolder"] += count_images_in_subfolders(root / folder)
-        for name in list_image_names(root / folder):
+        for name in list_image_names(root / folder, skipped):
             parsed = parse_name(name, regex)
             if parsed is None:
                 if on_bad_name == "raise":
