@@ -126,6 +126,52 @@ def dataset_root(name: str, seed: int) -> tuple[Path, np.ndarray | None]:
     return subsample_identities(shared_data(base), WORK / name, per_identity=int(spec), seed=0), None
 
 
+def replay_default(npz: Path) -> dict:
+    """The default run's decisions, replayed from a cell's saved per-epoch logits with the current code:
+    the calibrated stop sees exactly the cumulative soft labels it saw in the run."""
+    from reidprune.dynamics.probe_stop import ProbeMonitor
+    from reidprune.dynamics.recorder import LogitRecorder
+    from reidprune.select.calibration import probe_delta, relabel_pays
+
+    d = np.load(npz)
+    S, K, probe, trained, noisy = d["sums"], d["counts"], d["probe"].astype(bool), d["trained"], d["noisy"]
+    true, flipped, outlier = d["true"], d["flipped"].astype(bool), d["outlier"].astype(bool)
+    n, c = S.shape[1:]
+    recorder = LogitRecorder(n, c)
+    monitor = ProbeMonitor(recorder, trained, noisy, probe)
+    for e in range(len(S)):
+        recorder.sums += torch.as_tensor(S[e])
+        recorder.counts += torch.as_tensor(K[e]).long()
+        recorder.end_epoch()
+        monitor.on_epoch_end(e + 1)
+        if monitor.stop_epoch is not None:
+            break
+    best = monitor.finish()
+    soft_labels = torch.softmax(recorder.mean_logits().double(), 1).numpy()
+    predicted, top = soft_labels.argmax(1), soft_labels.max(1)
+    judged = ~probe
+    flagged = judged & (predicted != noisy)
+    delta = probe_delta(top[probe])
+    outliers = judged & (top <= delta)
+    relabel = relabel_pays(best.precision, best.correction)
+    out = detection(flagged[judged], flipped[judged], predicted[judged], true[judged])
+    out.update({"window": [1, best.epoch], "epochs_trained": int(monitor.stop_epoch or len(S)),
+                "relabelled": int((flagged & ~outliers).sum()) if relabel else 0, "outliers": int(outliers.sum()),
+                "outliers_of_clean": round(float((outliers & ~outlier)[judged].sum()
+                                                 / max(1, (~outlier & judged).sum())), 4),
+                "outliers_true": int((outliers & outlier).sum()) if outlier.any() else None})
+    estimated = {**best.as_dict(), "delta": delta, "relabel_pays": relabel}
+    similar = d["similar"].astype(bool) if "similar" in d.files else np.zeros_like(probe)
+    for kind, mask in (("random", probe & ~similar), ("similar", similar)):
+        if mask.any():
+            estimated[f"recall_{kind}"] = float((predicted[mask] != trained[mask]).mean())
+    return {"default": out, "estimated": {k: estimated[k] for k in ("probes", "noise_rate", "precision", "recall",
+                                                                    "correction", "f1", "delta", "relabel_pays",
+                                                                    "recall_random", "recall_similar")
+                                       if k in estimated},
+            "history": [e.as_dict() for e in monitor.judged()]}
+
+
 def run_cell(name: str, noise: float, kind: str, seed: int, cap: int) -> dict:
     root, _ = dataset_root(name, seed)
     train = load_dataset(root, "market1501").split_table("train")
@@ -182,6 +228,7 @@ def run_cell(name: str, noise: float, kind: str, seed: int, cap: int) -> dict:
     dyn = WORK / "dynamics" / f"{name}_{kind}{noise:g}_s{seed}.npz"
     dyn.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(dyn, sums=S.astype(np.float32), counts=K, margins=M, probe=probe,
+                        similar=ours.extras.get("probe_similar", np.zeros_like(probe)),
                         trained=train_labels, noisy=noisy, true=true, flipped=flipped, outlier=outlier,
                         embeddings=stop_emb.embeddings if stop_emb.embeddings is not None else np.zeros(0))
     aum = M[:trained_epochs].sum(0) / np.maximum(K[:trained_epochs].sum(0), 1)
@@ -252,9 +299,18 @@ def main(argv=None):
     parser.add_argument("--cap", type=int, default=10, help="epochs trained (the default run's cap is 12)")
     parser.add_argument("--out", type=Path, default=HERE / "results" / "regime_grid.json")
     parser.add_argument("--table", action="store_true", help="print the Markdown table of --out and exit")
+    parser.add_argument("--replay", action="store_true",
+                        help="recompute every cell's default decisions from its saved logits (bench-work/dynamics) "
+                             "with the current code, without training")
     args = parser.parse_args(argv)
     done = json.loads(args.out.read_text()) if args.out.exists() else {"cells": []}
     if args.table:
+        print(table(done["cells"]))
+        return
+    if args.replay:
+        for cell in done["cells"]:
+            cell.update(replay_default(HERE.parent / cell["dynamics"]))
+        write_json(args.out, done)
         print(table(done["cells"]))
         return
     torch.set_num_threads(max(1, torch.get_num_threads()))

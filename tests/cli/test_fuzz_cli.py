@@ -246,6 +246,9 @@ def test_cli_ends_with_success_or_one_error_line(inputs, case):
     args = _resolve(inputs, *case)
     result = invoke(*args)
     shown = f"reidprune {' '.join(map(str, args))}\n{result.output}"
+    if os.environ.get("REIDPRUNE_FUZZ_LOG"):
+        with open(os.environ["REIDPRUNE_FUZZ_LOG"], "a") as log:
+            log.write(f"{result.exit_code} {args[0]} {result.output.strip().splitlines()[-1:] }\n")
     assert result.exception is None or isinstance(result.exception, SystemExit), \
         shown + "".join(__import__("traceback").format_exception(result.exception))
     assert result.exit_code in (0, 2), shown
@@ -265,3 +268,47 @@ def _check_scores(path: Path, shown: str) -> None:
     for name, method in scores.methods.items():
         assert np.isfinite(method.importance).all(), f"{name}: non-finite importance\n{shown}"
         assert len(method.importance) == len(scores.paths), shown
+
+
+@st.composite
+def trainings(draw):
+    """`score` / `run` with options that reach training: method lists, devices, learning rates over fourteen
+    orders of magnitude, both presets, the stop rules, on the good world and on one with odd files."""
+    command = draw(st.sampled_from(["score", "score", "run"]))
+    data = draw(st.sampled_from(["world", "odd_files"]))
+    preset = draw(st.sampled_from(["small", "auto"]))
+    size = "16x8" if preset == "small" else "64x32"
+    options = ["--preset", preset, "--size", size, "--epochs", str(draw(st.integers(1, 2))), "--batch-size", "4",
+               "--instances", "2", "-q", "--lr", draw(st.floats(-8, 6).map(lambda e: f"{10 ** e:.3g}")),
+               "--device", draw(st.sampled_from(["auto", "cpu", "cpu", "cuda", "cuda:1", "mps"])),
+               "--stop", draw(st.sampled_from(["probes", "auto", "fixed"])), "--mode",
+               draw(st.sampled_from(["reid", "classify"]))]
+    if command == "score":
+        options += _methods(draw) + ["--folds", "2", "--score-epochs", "1"]
+    else:
+        options += ["-m", draw(st.sampled_from(["entropy", "entropy_knn"])), "--max-outlier-fraction", "1"]
+    return command, data, options
+
+
+@settings(max_examples=int(os.environ.get("REIDPRUNE_FUZZ_TRAININGS", 25)), deadline=None,
+          phases=[Phase.explicit, Phase.reuse, Phase.generate],
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(case=trainings())
+def test_trainings_end_cleanly_or_in_one_error_line(inputs, case):
+    command, data, options = case
+    work = inputs["root"] / f"case{next(_counter)}"
+    args = [command, inputs["data"][data], "--out", work / "out", *options]
+    result = invoke(*args)
+    shown = f"reidprune {' '.join(map(str, args))}\n{result.output}"
+    if os.environ.get("REIDPRUNE_FUZZ_LOG"):
+        with open(os.environ["REIDPRUNE_FUZZ_LOG"], "a") as log:
+            log.write(f"{result.exit_code} T{command} {result.output.strip().splitlines()[-1:]}\n")
+    assert result.exception is None or isinstance(result.exception, SystemExit), \
+        shown + "".join(__import__("traceback").format_exception(result.exception))
+    assert result.exit_code in (0, 2) and "Traceback" not in result.output, shown
+    if result.exit_code == 2:
+        assert sum(line.startswith(("error: ", "Error: ")) for line in result.output.splitlines()) == 1, shown
+    else:
+        _check_scores(work / "out" / "scores.npz", shown)
+        if data == "odd_files":
+            assert "not readable files" in result.output, shown  # the odd entries were counted aloud

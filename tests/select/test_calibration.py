@@ -12,14 +12,17 @@ from reidprune.select.calibration import (estimate, f1_score, noise_rate_bound, 
 
 
 def test_noise_rate_bound_by_hand():
-    # 10 probes: given-label probability 0.0 .. 0.9; their median-ish quantiles split them in half
+    # 10 probes: given-label probability 0.0 .. 0.9; sets must hold at least 2 of them
     probes = np.linspace(0.0, 0.9, 10)
-    # 100 other samples: 20 wrong (s = 0.05, below every probe quantile) and 80 clean (s = 0.95)
+    # 100 other samples: 20 wrong (s = 0.05) and 80 clean (s = 0.95)
     mixed = np.r_[np.full(20, 0.05), np.full(80, 0.95)]
-    # t at the probes' 50% quantile (0.45): P_mix = 0.20, P_probe = 0.5 -> 0.4; at 90% (0.81): 0.2 / 0.9
-    assert noise_rate_bound(mixed, probes) == pytest.approx(0.2 / 0.9)
-    # clean samples with s = 0.3 fall in every set: the bound only grows
-    assert noise_rate_bound(np.r_[np.full(20, 0.05), np.full(80, 0.3)], probes) == 1.0
+    # t = 0.1 (2 probes, 0.2 of them): P_mix = 0.20 -> 1.0; t = 0.9 (all probes): 0.2 / 1.0 -> the smallest
+    assert noise_rate_bound(mixed, probes, set_probes=2) == pytest.approx(0.2)
+    # clean samples with s = 0.3 fall in the larger sets: t = 0.2 .. 0.9 give 0.2/0.3 at best
+    assert noise_rate_bound(np.r_[np.full(20, 0.05), np.full(80, 0.3)], probes, set_probes=2) == \
+        pytest.approx(0.2 / 0.3)
+    # fewer probes than set_probes: the one set holding all of them
+    assert noise_rate_bound(mixed, probes, set_probes=50) == pytest.approx(0.2)
     assert noise_rate_bound(mixed, np.array([])) == 1.0
 
 
@@ -55,21 +58,22 @@ def test_estimate_on_hand_made_soft_labels():
     found = estimate(soft, trained, true, probes)
     assert found.probes == 4 and found.recall == pytest.approx(0.75) and found.correction == 1.0
     assert found.flagged == 1
-    # s of the probes: 0.05, 0.05, 0.05, 0.9; of the others: 0.05 (sample 4) and 0.9 x 9
-    # t = 50% quantile 0.05 -> 3/4 of probes, 1/10 others -> 0.1 / 0.75; larger t take in 0.9: 1.0
-    assert found.noise_rate == pytest.approx(0.1 / 0.75)
-    assert found.precision == pytest.approx(min(1.0, (0.1 / 0.75) * 10 * 0.75 / 1))
+    # s of the probes: 0.05, 0.05, 0.05, 0.9; of the others: 0.05 (sample 4) and 0.9 x 9. With 4
+    # probes every set holds all of them (t = 0.9): P_mix = 1, P_probe = 1 -> the bound is 1.0
+    assert found.noise_rate == pytest.approx(1.0)
+    assert found.precision == 1.0  # 1.0 x 10 x 0.75 / 1, clipped
 
 
 def test_probes_one_per_class_half_of_them_similar():
     labels = np.repeat(np.arange(10), 5)
     nearest = (np.arange(10) + 3) % 10
-    mask, trained = choose_probes(labels, 10, 6, seed=1, nearest=nearest)
+    mask, trained, similar = choose_probes(labels, 10, 6, seed=1, nearest=nearest)
     assert mask.sum() == 6 and len(np.unique(labels[mask])) == 6
     assert (trained[mask] != labels[mask]).all() and (trained[~mask] == labels[~mask]).all()
-    assert (trained[mask] == nearest[labels[mask]]).sum() >= 3
+    assert similar.sum() == 3 and (similar <= mask).all() and (trained[similar] == nearest[labels[similar]]).all()
     again = choose_probes(labels, 10, 6, seed=1, nearest=nearest)
     assert np.array_equal(again[0], mask) and np.array_equal(again[1], trained)
+    assert not choose_probes(labels, 10, 6, seed=1)[2].any()  # no similar classes known: all random
     with pytest.raises(ReidPruneError):
         choose_probes(labels, 10, 11, seed=0)
     assert probe_count(labels) == 2  # 5% of 50, rounded

@@ -119,7 +119,7 @@ def probe_count(labels, fraction: float = 0.05, most: int = 400) -> int:
 
 
 def choose_probes(labels, num_classes: int, count: int, seed: int,
-                  nearest=None) -> tuple[np.ndarray, np.ndarray]:
+                  nearest=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Pick ``count`` probes, at most one per class, and give each a known wrong label.
 
     Half of them (all when ``nearest`` is None) get a uniformly drawn other class, the rest the
@@ -131,6 +131,7 @@ def choose_probes(labels, num_classes: int, count: int, seed: int,
     mask: ``(N,)`` bool, True for the probes.
     probe_labels: ``(N,)`` int64, the labels to train with (the wrong label for probes, the
     given label elsewhere).
+    similar: ``(N,)`` bool, True for the probes given the most similar class.
     """
     labels = check_labels(labels, num_classes)
     count = check_int(count, "probe count", minimum=0)
@@ -144,9 +145,11 @@ def choose_probes(labels, num_classes: int, count: int, seed: int,
     trained = labels.copy()
     offsets = rng.integers(1, num_classes, size=count) if count else np.zeros(0, dtype=np.int64)
     trained[chosen] = (labels[chosen] + offsets) % num_classes
+    similar = np.zeros(len(labels), dtype=np.bool_)
     if nearest is not None and count:
-        similar = chosen[: count // 2]
-        trained[similar] = np.asarray(nearest, dtype=np.int64)[labels[similar]]
+        picked = chosen[: count // 2]
+        trained[picked] = np.asarray(nearest, dtype=np.int64)[labels[picked]]
+        similar[picked] = True
     mask = np.zeros(len(labels), dtype=np.bool_)
     mask[chosen] = True
-    return mask, trained
+    return mask, trained, similar

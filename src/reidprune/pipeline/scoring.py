@@ -136,9 +136,9 @@ def _main_run(ctx: _Context, methods: set[str]) -> list[MethodScores]:
     # only its first T epochs, so without them the run stops there
     config = opts.train if methods & set(FULL_RUN) else opts.train.replace(epochs=opts.T)
     ours = bool(methods & {"entropy", "entropy_knn"})
-    probes, trained_labels = None, ctx.labels
+    probes, trained_labels, similar = None, ctx.labels, None
     if ours and opts.stop == "probes":
-        probes, trained_labels = _choose_probes(ctx)
+        probes, trained_labels, similar = _choose_probes(ctx)
     callbacks = []
     monitor = probe_monitor = None
     ends_training = opts.T == config.epochs and not opts.train_to_cap
@@ -183,13 +183,13 @@ def _main_run(ctx: _Context, methods: set[str]) -> list[MethodScores]:
         if monitor is not None:
             result_entropy.params.update(stopping_params(monitor, opts))
         if probe_monitor is not None:
-            _add_calibration(result_entropy, probe_monitor, best, E, trained_labels, opts)
+            _add_calibration(result_entropy, probe_monitor, best, E, trained_labels, similar, opts)
         if "entropy" in methods:
             out.append(result_entropy)
         if "entropy_knn" in methods:
             knn = _entropy_knn_result(ctx, model, result_entropy)
             if probe_monitor is not None:
-                knn.extras.update({k: result_entropy.extras[k] for k in ("probe", "probe_label")})
+                knn.extras.update({k: result_entropy.extras[k] for k in ("probe", "probe_label", "probe_similar")})
             out.append(knn)
     if "forgetting" in methods:
         forgets, ever_correct = forgetting.forgets.cpu().numpy(), forgetting.ever_correct.cpu().numpy()
@@ -214,8 +214,9 @@ def _main_run(ctx: _Context, methods: set[str]) -> list[MethodScores]:
     return out
 
 
-def _choose_probes(ctx: _Context) -> tuple[np.ndarray, np.ndarray]:
-    """The probes and the labels the run trains with. Half the probes take the most similar
+def _choose_probes(ctx: _Context) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The probes, the labels the run trains with, and which probes took the most similar
+    identity's label. Half the probes take the most similar
     identity's label (by the starting backbone's features) when it starts from ImageNet weights."""
     opts = ctx.options
     count = probe_count(ctx.labels, opts.probe_fraction)
@@ -233,18 +234,24 @@ def _choose_probes(ctx: _Context) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _add_calibration(ours: MethodScores, monitor: ProbeMonitor, best, epochs: int, trained: np.ndarray,
-                     opts: ScoreOptions) -> None:
-    """The probes' verdict in our scores: the window, the estimates, the outlier threshold."""
+                     similar: np.ndarray, opts: ScoreOptions) -> None:
+    """The probes' verdict in our scores: the window, the estimates, the outlier threshold, and the
+    recall of each kind of probe (real errors between random and similar-looking identities fall
+    between the two)."""
     probe = monitor.probes
-    max_score = ours.extras["max_score"]
+    max_score, predicted = ours.extras["max_score"], ours.extras["predicted"]
     ours.extras["probe"] = probe
     ours.extras["probe_label"] = np.where(probe, trained, -1)
+    ours.extras["probe_similar"] = similar
+    found = probe & (predicted != trained)
+    kinds = {"random": probe & ~similar, "similar": similar}
+    by_kind = {f"recall_{k}": float(found[m].sum() / m.sum()) for k, m in kinds.items() if m.any()}
     stopped = monitor.stop_epoch or epochs
     ours.params.update({
         "stop": "probes", "cap": opts.T, "stopped_at": best.epoch, "epochs_saved": opts.T - stopped,
         "stop_reason": f"calibrated on {int(probe.sum())} probes: best estimated F1 with epochs 1-{best.epoch}"
                        + (f" (run ended at epoch {stopped})" if stopped != best.epoch else ""),
-        "calibration": {**best.as_dict(), "delta": probe_delta(max_score[probe]),
+        "calibration": {**best.as_dict(), **by_kind, "delta": probe_delta(max_score[probe]),
                         "relabel_pays": relabel_pays(best.precision, best.correction),
                         "history": [e.as_dict() for e in monitor.judged()]}})
 

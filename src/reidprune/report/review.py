@@ -21,6 +21,7 @@ from flask import Flask, abort, jsonify, redirect, render_template, request, sen
 
 from reidprune.errors import ReidPruneError
 from reidprune.export.manifest import Manifest, read_manifest
+from reidprune.export.seed_lists import read_seed_lists
 from reidprune.report.common import assigned_ids, image_path
 from reidprune.report.html import typical_images
 from reidprune.select import decisions as store
@@ -89,6 +90,8 @@ class ReviewSession:
         decided = self.decided()
         status = OUTLIER if kind == "outlier" else RELABELLED
         rows = np.flatnonzero(self.manifest.status == status).tolist()
+        flagged_only = self.flagged_not_relabelled() if kind == "relabel" else {}
+        rows += list(flagged_only)
         rows += [i for i, p in enumerate(self.manifest.path.tolist())
                  if p in decided and decided[p]["kind"] == kind and self.manifest.status[i] != status]
         examples = typical_images(self.manifest)
@@ -98,13 +101,27 @@ class ReviewSession:
             proposed = None
             if kind == "relabel":
                 earlier = decided.get(path, {}).get("proposed")
-                proposed = earlier if earlier is not None else int(self.manifest.corrected_id[i])
+                proposed = earlier if earlier is not None else flagged_only.get(i, int(self.manifest.corrected_id[i]))
             score = self.manifest.max_score[i]
             out.append({"index": i, "path": path, "given": int(self.given[i]), "proposed": proposed,
                         "max": None if np.isnan(score) else round(float(score), 2),
                         "examples": [int(e) for e in examples.get(proposed, [])] if proposed is not None else [],
                         "decision": decided.get(path)})
         return out
+
+    def flagged_not_relabelled(self) -> dict[int, int]:
+        """Rows flagged as mislabeled but kept with their label (``--relabel auto`` when relabelling does
+        not pay, or ``--relabel none``) -> the proposed identity, from ``lists/``'s mislabeled list."""
+        lists = self.out / "lists"
+        if not (lists / "Mislabeled_outlier_samples.pickle").is_file():
+            return {}
+        try:
+            flagged = read_seed_lists(lists)["mislabeled"]
+        except ReidPruneError:
+            return {}
+        return {int(i): int(pid) for i, pid in flagged.tolist()
+                if i < len(self.manifest) and self.manifest.status[i] != RELABELLED
+                and self.manifest.status[i] != OUTLIER and int(pid) != int(self.given[i])}
 
     def decide(self, index: int, kind: str, verdict: str, identity: int | None = None) -> dict:
         """Store one decision (``verdict`` ``clear`` removes it); returns the image's item."""

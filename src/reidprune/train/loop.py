@@ -309,8 +309,8 @@ class _Divergence:
         value = float(loss.detach())
         if not (math.isfinite(value) and torch.isfinite(logits).all()):
             self.fail(f"non-finite logits or loss at epoch {epoch}, step {step}")
-        if self.first is None:
-            self.first = max(value, 1e-3)
+        if self.first is None:  # at least chance's loss: a resumed, well-fitted run may start near 0
+            self.first = max(value, math.log(max(2, logits.shape[-1])))
         elif value > DIVERGED_FACTOR * self.first:
             self.fail(f"the loss grew from {self.first:.3g} to {value:.3g} by epoch {epoch}, step {step}: "
                       "training diverged")
