@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.reidprune-installed
 
-.PHONY: setup demo test bench clean browser
+.PHONY: setup demo test test-fast bench clean browser
 
 setup: $(STAMP)
 
@@ -19,8 +19,13 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(VENV)/bin/reidprune demo --out demo-output
 
+# Every test, the slow ones (marked `slow`: they train small models) included: CI runs this, well
+# within its 90 minutes on 2 cores. `make test-fast` leaves the slow ones out for a quick local loop.
 test: $(STAMP)
 	$(PY) -m pytest -q
+
+test-fast: $(STAMP)
+	$(PY) -m pytest -q -m "not slow"
 
 # Headless Chromium + its driver for the report / review browser tests (Debian packages). Best effort:
 # installs only as root and when missing, and never fails the build (the tests then skip, saying why).

@@ -161,7 +161,13 @@ def replay_default(npz: Path) -> dict:
                                                  / max(1, (~outlier & judged).sum())), 4),
                 "outliers_true": int((outliers & outlier).sum()) if outlier.any() else None})
     estimated = {**best.as_dict(), "delta": delta, "relabel_pays": relabel}
-    similar = d["similar"].astype(bool) if "similar" in d.files else np.zeros_like(probe)
+    if "similar" in d.files:
+        similar = d["similar"].astype(bool)
+    else:  # cells run before the file kept it: the draw does not depend on which classes are similar
+        from reidprune.data.noise import choose_probes
+
+        again, _, similar = choose_probes(noisy, c, int(probe.sum()), 0, nearest=(np.arange(c) + 1) % c)
+        assert np.array_equal(again, probe), "the probes cannot be drawn again"
     for kind, mask in (("random", probe & ~similar), ("similar", similar)):
         if mask.any():
             estimated[f"recall_{kind}"] = float((predicted[mask] != trained[mask]).mean())

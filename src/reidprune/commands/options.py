@@ -10,7 +10,7 @@ from reidprune.console import FiniteFloatRange
 from reidprune.data.layout_names import layout_names
 from reidprune.export.linking import LINK_MODES
 from reidprune.pipeline.checks import BACKBONE_HALVINGS
-from reidprune.pipeline.options import RELABEL_MODES, STOP_MODES, ScoreOptions, SelectOptions
+from reidprune.pipeline.options import RELABEL_MODES, STOP_MODES, STRATEGIES, ScoreOptions, SelectOptions
 from reidprune.train.config import MODES, PRESETS, TrainChoices, preset_defaults
 
 
@@ -123,6 +123,10 @@ def selection_options(func):
                           "Useful for models trained from scratch, whose soft labels are flat."),
         click.option("--max-outlier-fraction", type=FiniteFloatRange(0, 1), default=SelectOptions.max_outlier_fraction,
                      show_default=True, help="Stop with an error when more than this share is flagged as outliers."),
+        click.option("--strategy", type=click.Choice(STRATEGIES), default=SelectOptions.strategy, show_default=True,
+                     help="Which images to prune by the score: easy (the paper: easiest first), hard (the reverse, a "
+                          "diagnostic), window (easy at low rates, shifting to hard as the rate grows), ccs "
+                          "(coverage-centric: every level of difficulty kept)."),
         click.option("--min-per-id", "min_per_identity", type=click.IntRange(0),
                      default=SelectOptions.min_per_identity, show_default=True,
                      help="Keep at least this many images per identity."),

@@ -25,8 +25,10 @@ from reidprune.run_key import run_key
 BASELINE = "none"
 #: Class-balancing ratio of ``+balance`` specs: the paper's value for supervised prototypes.
 BALANCE_RATIO = 0.5
+#: Pruning strategies a spec may name as a suffix (reidprune.select.strategies; "easy" is the paper's).
+STRATEGY_SUFFIXES = ("hard", "window", "ccs")
 #: Suffixes a method spec may carry, in the order its name writes them.
-SUFFIXES = ("purify", "balance")
+SUFFIXES = ("purify", "balance") + STRATEGY_SUFFIXES
 #: Methods whose scores depend on T (the epoch after which they are taken).
 USES_T = ("entropy", "el2n", "grand", "confident")
 #: Methods with a model count.
@@ -41,6 +43,7 @@ class MethodSpec:
     models: int = 1
     purify: bool = False
     balance: bool = False
+    strategy: str = "easy"
 
     @classmethod
     def parse(cls, spec: str) -> "MethodSpec":
@@ -49,19 +52,22 @@ class MethodSpec:
         base, _, models = text.partition(":")
         if base == BASELINE and not suffixes and not models:
             return cls(BASELINE)
-        if base not in METHODS or unknown or len(set(suffixes)) < len(suffixes):
+        strategies = [s for s in suffixes if s in STRATEGY_SUFFIXES]
+        if base not in METHODS or unknown or len(set(suffixes)) < len(suffixes) or len(strategies) > 1:
             raise ReidPruneError(f"unknown method {spec!r}; use one of {', '.join(METHODS)}, optionally with "
-                                 "':K' (el2n/grand over K models), '+purify' and '+balance' (e.g. entropy+purify, "
-                                 "el2n:20, entropy+balance)")
+                                 "':K' (el2n/grand over K models), '+purify', '+balance' and one strategy of '+hard', "
+                                 "'+window', '+ccs' (e.g. entropy+purify, el2n:20, entropy+balance, entropy+ccs)")
         if models:
             if base not in MULTI_MODEL or not models.isdigit() or int(models) < 1:
                 raise ReidPruneError(f"method {spec!r}: ':K' (K >= 1 models) applies only to el2n and grand")
-        return cls(base, int(models or 1), "purify" in suffixes, "balance" in suffixes)
+        return cls(base, int(models or 1), "purify" in suffixes, "balance" in suffixes,
+                   strategies[0] if strategies else "easy")
 
     @property
     def name(self) -> str:
         models = f":{self.models}" if self.models > 1 else ""
-        return f"{self.base}{models}{'+purify' if self.purify else ''}{'+balance' if self.balance else ''}"
+        strategy = "" if self.strategy == "easy" else f"+{self.strategy}"
+        return f"{self.base}{models}{'+purify' if self.purify else ''}{'+balance' if self.balance else ''}{strategy}"
 
     @property
     def uses_T(self) -> bool:

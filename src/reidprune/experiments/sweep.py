@@ -209,7 +209,8 @@ def select_options(cell: Cell, grid: Grid):
     balance = BALANCE_RATIO if spec.balance else CLASS_BALANCE.get(spec.base, 0.0)
     return SelectOptions(method=spec.base, fraction=cell.fraction, purify=spec.purify,
                          delta=cell.delta if cell.delta is not None else 0.10, delta_relative=grid.delta_relative,
-                         class_balance=balance, max_outlier_fraction=grid.max_outlier_fraction, seed=cell.seed)
+                         class_balance=balance, max_outlier_fraction=grid.max_outlier_fraction, seed=cell.seed,
+                         strategy=spec.strategy)
 
 
 def weights_used(config: TrainConfig) -> str:

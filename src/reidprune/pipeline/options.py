@@ -27,6 +27,7 @@ CE_RUNS = ("el2n", "grand")
 FULL_RUN = ("forgetting", "aum", "ma_loss", "prototypes")
 STOP_MODES = ("probes", "auto", "fixed")
 RELABEL_MODES = ("auto", "all", "none")
+STRATEGIES = ("easy", "hard", "window", "ccs")  # reidprune.select.strategies (torch- and numpy-free here)
 METHODS = ("entropy", "entropy_knn", "random", "el2n", "grand", "forgetting", "prototypes", "ma_loss", "aum", "confident")
 
 
@@ -142,6 +143,9 @@ class SelectOptions:
         fixes more labels than it breaks (:func:`~reidprune.select.calibration.relabel_pays`;
         otherwise they are only flagged, for ``reidprune review``); ``"all"`` always relabels
         (the paper); ``"none"`` never.
+    strategy: which samples to prune by the ranking method's score
+        (:mod:`reidprune.select.strategies`): ``easy`` (the paper: the lowest first), ``hard``,
+        ``window`` (pruning-rate aware) or ``ccs`` (coverage-centric).
     min_per_identity: never prune an identity below this many images.
     class_balance: Sorscher et al.'s class-balancing ratio (paper: 0.5 for prototypes).
     max_outlier_fraction: refuse to go on when more than this share of the set is flagged as
@@ -157,6 +161,7 @@ class SelectOptions:
     delta: float | None = None
     delta_relative: bool = False
     relabel: str = "auto"
+    strategy: str = "easy"
     min_per_identity: int = 0
     class_balance: float = 0.0
     max_outlier_fraction: float = 0.2
@@ -164,6 +169,8 @@ class SelectOptions:
     decisions: str | None = None
 
     def __post_init__(self):
+        if self.strategy not in STRATEGIES:
+            raise ReidPruneError(f"strategy must be one of {', '.join(STRATEGIES)}, got {self.strategy!r}")
         if self.relabel not in RELABEL_MODES:
             raise ReidPruneError(f"relabel must be one of {', '.join(RELABEL_MODES)}, got {self.relabel!r}")
         if self.delta_relative and self.delta is None:

@@ -21,6 +21,7 @@ from reidprune.select.decisions import apply_reviews, read_reviews
 from reidprune.select.prune import SelectionReport, select_with_report
 from reidprune.select.purify import outlier_fraction_warning, outlier_threshold, relabel_fraction_warning
 from reidprune.select.selection import Selection
+from reidprune.select.strategies import prune_order
 from reidprune.train.config import PRESET_DELTA
 
 
@@ -86,7 +87,7 @@ def decide(scores: ScoreSet, options: SelectOptions) -> Decision:
         if message := outlier_fraction_warning(outliers):
             warnings.append(message)
     report = select_with_report(
-        method.importance, scores.labels, fraction=options.fraction, count=options.count,
+        _ranked(method.importance, options), scores.labels, fraction=options.fraction, count=options.count,
         outliers=outliers if options.purify else None,
         predicted=np.where(mislabeled, predicted, scores.labels) if relabel else None,
         min_per_identity=options.min_per_identity, class_balance=options.class_balance, seed=options.seed)
@@ -96,6 +97,15 @@ def decide(scores: ScoreSet, options: SelectOptions) -> Decision:
     decision = Decision(report, entropy, max_score, predicted, mislabeled, outliers, warnings, notes=notes,
                         threshold=threshold, quality=quality)
     return apply_decisions(decision, scores, options.decisions) if options.decisions else decision
+
+
+def _ranked(importance: np.ndarray, options: SelectOptions) -> np.ndarray:
+    """The importance the selection prunes by (lowest first), after the pruning strategy."""
+    if options.strategy == "easy":
+        return importance
+    n = len(importance)
+    count = options.count if options.count is not None else int(np.floor(options.fraction * n + 0.5))
+    return prune_order(importance, min(count, n), options.strategy, seed=options.seed)
 
 
 def _probes(scores: ScoreSet, source: str) -> np.ndarray:

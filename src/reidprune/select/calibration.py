@@ -18,8 +18,12 @@ as plain functions of arrays:
   over the epochs seen (each epoch's soft labels give a valid bound; the model fits the clean
   samples first, so later epochs separate better);
 * **precision**: ``rho * N * recall / flagged`` (flagged = other samples whose argmax differs
-  from their label), hence **F1**;
-* **correction**: the share of found probes whose argmax is their true label;
+  from their label), shown clipped to 1; **F1** is ``2 TP / (flagged + wrong)`` =
+  ``2 recall rho N / (flagged + rho N)``, which ranks windows without the clipping (an upper bound
+  on rho that makes every window look perfectly precise would otherwise favour the earliest);
+* **correction**: the share of found probes whose argmax is their given label, divided by the
+  share of right given labels (``1 - rho``: a probe whose given label was already wrong cannot
+  be corrected back to it);
 * the **outlier threshold**: probes are ordinary in-distribution images under a wrong label,
   so their soft labels are no sharper than a clean image's; at most ``share`` of in-distribution
   images fall below the ``share`` quantile of the probes' max score (:func:`probe_delta`).
@@ -77,7 +81,7 @@ class ProbeEstimate:
         """The same window judged with another noise-rate estimate (``others`` non-probe samples)."""
         precision = precision_estimate(noise_rate, others, self.recall, self.flagged)
         return ProbeEstimate(self.epoch, self.probes, self.recall, self.correction, noise_rate,
-                             self.flagged, precision, f1_score(precision, self.recall))
+                             self.flagged, precision, f1_estimate(noise_rate, others, self.recall, self.flagged))
 
 
 def noise_rate_bound(given_prob: np.ndarray, probe_given_prob: np.ndarray, set_probes: int = SET_PROBES) -> float:
@@ -114,6 +118,12 @@ def precision_estimate(noise_rate: float, others: int, recall: float, flagged: i
     return float(min(1.0, max(0.0, noise_rate * others * recall / flagged)))
 
 
+def f1_estimate(noise_rate: float, others: int, recall: float, flagged: int) -> float:
+    """``2 TP / (flagged + wrong)`` with ``TP = recall * wrong`` and ``wrong = noise_rate * others``."""
+    wrong = noise_rate * others
+    return 0.0 if flagged + wrong <= 0 else float(2 * recall * wrong / (flagged + wrong))
+
+
 def f1_score(precision: float, recall: float) -> float:
     return 0.0 if precision + recall <= 0 else 2 * precision * recall / (precision + recall)
 
@@ -145,9 +155,12 @@ def estimate(soft: np.ndarray, trained_labels: np.ndarray, true_labels: np.ndarr
     others = ~probes
     flagged = int((argmax[others] != trained[others]).sum())
     rho = noise_rate_bound(given[others], given[probes])
+    if left.sum() >= min(SET_PROBES, len(left)):  # the flagged set is one more set {s <= t}-like bound
+        rho = min(rho, flagged / int(others.sum()) / recall)
     precision = precision_estimate(rho, int(others.sum()), recall, flagged)
+    correction = min(1.0, correction / max(1e-9, 1.0 - rho))
     return ProbeEstimate(epoch, int(probes.sum()), recall, correction, rho, flagged,
-                         precision, f1_score(precision, recall))
+                         precision, f1_estimate(rho, int(others.sum()), recall, flagged))
 
 
 def probe_delta(probe_max_scores: np.ndarray, share: float = OUTLIER_SHARE) -> float:

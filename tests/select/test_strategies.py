@@ -1,0 +1,64 @@
+"""Pruning strategies beyond the paper's, on hand-computed cases."""
+import numpy as np
+import pytest
+
+from reidprune.errors import ReidPruneError
+from reidprune.select.prune import select_with_report
+from reidprune.select.strategies import prune_order
+
+
+def _pruned(order, count):
+    return set(np.argsort(order, kind="stable")[:count].tolist())
+
+
+IMPORTANCE = np.array([0.5, 0.1, 0.9, 0.3, 0.7, 0.2, 0.8, 0.4, 0.6, 0.0])  # easy -> hard: 9 1 5 3 7 0 8 4 6 2
+
+
+def test_easy_is_the_paper_and_hard_its_reverse():
+    assert _pruned(prune_order(IMPORTANCE, 3, "easy"), 3) == {9, 1, 5}
+    assert _pruned(prune_order(IMPORTANCE, 3, "hard"), 3) == {2, 6, 4}
+
+
+def test_window_prunes_easy_at_low_rates_and_hard_at_high_rates():
+    # f = 0.2: f (1 - f) N = 1.6 -> 2 easiest (9, 1), then 0 hardest
+    assert _pruned(prune_order(IMPORTANCE, 2, "window"), 2) == {9, 1}
+    # f = 0.5: 2.5 -> 2 easiest (9, 1) and the 3 hardest (2, 6, 4)
+    assert _pruned(prune_order(IMPORTANCE, 5, "window"), 5) == {9, 1, 2, 6, 4}
+    # f = 0.7: 2.1 -> 2 easiest and 5 hardest (2, 6, 4, 8, 0)
+    assert _pruned(prune_order(IMPORTANCE, 7, "window"), 7) == {9, 1, 2, 6, 4, 8, 0}
+
+
+def test_ccs_drops_the_hardest_beta_then_covers_every_bin():
+    # beta 0.1 -> the hardest (2) goes first; the other 9 in 3 bins of width 0.8/3:
+    # [0, .27): 9 1 5 | [.27, .53): 3 7 0 | [.53, .8]: 8 4 6 -> keep 5: 1 from the first bin (5 // 3)...
+    order = prune_order(IMPORTANCE, 5, "ccs", beta=0.1, bins=3, seed=0)
+    pruned = _pruned(order, 5)
+    assert 2 in pruned and len(pruned) == 5
+    kept = set(range(10)) - pruned
+    bins = [{9, 1, 5}, {3, 7, 0}, {8, 4, 6}]
+    counts = sorted(len(kept & b) for b in bins)
+    assert counts == [1, 2, 2]  # budget 5 over 3 equal bins: 1, then 4 // 2 = 2 each
+    # a lopsided score: the small bins are kept whole, the big one gives the rest
+    skewed = np.r_[np.zeros(8), 1.0, 1.0]
+    kept = set(range(10)) - _pruned(prune_order(skewed, 6, "ccs", bins=2), 6)
+    assert {8, 9} <= kept and len(kept) == 4
+
+
+def test_strategies_plug_into_the_selection():
+    order = prune_order(IMPORTANCE, 5, "window")
+    report = select_with_report(order, np.arange(10) % 2, count=5)
+    assert set(np.flatnonzero(report.selection.status == "pruned").tolist()) == {9, 1, 2, 6, 4}
+    with pytest.raises(ReidPruneError, match="unknown pruning strategy"):
+        prune_order(IMPORTANCE, 2, "magic")
+    with pytest.raises(ReidPruneError):
+        prune_order(np.array([np.nan, 1.0]), 1)
+
+
+def test_sweep_specs_name_a_strategy():
+    from reidprune.experiments.grid import MethodSpec
+
+    spec = MethodSpec.parse("entropy+purify+ccs")
+    assert (spec.base, spec.purify, spec.strategy, spec.name) == ("entropy", True, "ccs", "entropy+purify+ccs")
+    assert MethodSpec.parse("entropy").strategy == "easy"
+    with pytest.raises(ReidPruneError):
+        MethodSpec.parse("entropy+ccs+window")
