@@ -131,7 +131,7 @@ def replay_default(npz: Path) -> dict:
     the calibrated stop sees exactly the cumulative soft labels it saw in the run."""
     from reidprune.dynamics.probe_stop import ProbeMonitor
     from reidprune.dynamics.recorder import LogitRecorder
-    from reidprune.select.calibration import probe_delta, relabel_pays
+    from reidprune.select.calibration import probe_delta, relabel_pays, separates
 
     d = np.load(npz)
     S, K, probe, trained, noisy = d["sums"], d["counts"], d["probe"].astype(bool), d["trained"], d["noisy"]
@@ -150,12 +150,13 @@ def replay_default(npz: Path) -> dict:
     soft_labels = torch.softmax(recorder.mean_logits().double(), 1).numpy()
     predicted, top = soft_labels.argmax(1), soft_labels.max(1)
     judged = ~probe
-    flagged = judged & (predicted != noisy)
+    able = separates(best.noise_rate)  # else nothing is flagged, relabelled or removed (pipeline.selecting)
+    flagged = judged & (predicted != noisy) & able
     delta = probe_delta(top[probe])
-    outliers = judged & (top <= delta)
-    relabel = relabel_pays(best.precision, best.correction)
+    outliers = judged & (top <= delta) & able
+    relabel = relabel_pays(best.precision, best.correction) and able
     out = detection(flagged[judged], flipped[judged], predicted[judged], true[judged])
-    out.update({"window": [1, best.epoch], "epochs_trained": int(monitor.stop_epoch or len(S)),
+    out.update({"window": [1, best.epoch], "separates": able, "epochs_trained": int(monitor.stop_epoch or len(S)),
                 "relabelled": int((flagged & ~outliers).sum()) if relabel else 0, "outliers": int(outliers.sum()),
                 "outliers_of_clean": round(float((outliers & ~outlier)[judged].sum()
                                                  / max(1, (~outlier & judged).sum())), 4),

@@ -76,7 +76,9 @@ def test_probes_one_per_class_half_of_them_similar():
     assert not choose_probes(labels, 10, 6, seed=1)[2].any()  # no similar classes known: all random
     with pytest.raises(ReidPruneError):
         choose_probes(labels, 10, 11, seed=0)
-    assert probe_count(labels) == 2  # 5% of 50, rounded
+    assert probe_count(labels) == 5  # 5% of 50 is 2.5; up to 10% (5) to come closer to 30
+    assert probe_count(np.repeat(np.arange(40), 10)[:394]) == 30  # 5% = 20, raised to 30 (7.6% of 394)
+    assert probe_count(np.repeat(np.arange(100), 20)) == 100  # 5% of 2000
     assert probe_count(np.repeat(np.arange(1000), 20)) == 400  # capped
     assert probe_count(np.repeat(np.arange(30), 100)) == 30  # one per class
 

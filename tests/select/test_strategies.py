@@ -62,3 +62,20 @@ def test_sweep_specs_name_a_strategy():
     assert MethodSpec.parse("entropy").strategy == "easy"
     with pytest.raises(ReidPruneError):
         MethodSpec.parse("entropy+ccs+window")
+
+
+def test_redundancy_prunes_near_duplicates_first_and_keeps_every_group():
+    from reidprune.select.strategies import redundancy_order
+
+    # group 0: a near-duplicate pair (0, 1) and a distinct image 2; group 1: two orthogonal images
+    feats = np.array([[1.0, 0.0, 0.0], [0.99, 0.01, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0], [0.0, 1.0, 1.0]])
+    groups = np.array([0, 0, 0, 1, 1])
+    order = redundancy_order(feats, groups)
+    assert order[1] == 0  # of the near-identical pair, the higher index goes first
+    pruned = _pruned(order.astype(float), 2)
+    assert 1 in pruned and len(pruned & {0, 2}) <= 1 and len(pruned & {3, 4}) <= 1  # both groups stay covered
+    # everything but one image per group goes before the last of any group
+    assert sorted(order[[i for i in range(5) if order[i] >= 3]]) == [3, 4]
+    assert _pruned(prune_order(np.zeros(5), 1, "redundancy", features=feats, groups=groups), 1) == {1}
+    with pytest.raises(ReidPruneError, match="needs features"):
+        prune_order(np.zeros(5), 1, "redundancy")

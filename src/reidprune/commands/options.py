@@ -126,7 +126,8 @@ def selection_options(func):
         click.option("--strategy", type=click.Choice(STRATEGIES), default=SelectOptions.strategy, show_default=True,
                      help="Which images to prune by the score: easy (the paper: easiest first), hard (the reverse, a "
                           "diagnostic), window (easy at low rates, shifting to hard as the rate grows), ccs "
-                          "(coverage-centric: every level of difficulty kept)."),
+                          "(coverage-centric: every level of difficulty kept), redundancy (near-duplicates of an "
+                          "identity first; every identity keeps an image)."),
         click.option("--min-per-id", "min_per_identity", type=click.IntRange(0),
                      default=SelectOptions.min_per_identity, show_default=True,
                      help="Keep at least this many images per identity."),

@@ -106,16 +106,19 @@ def inject_pairwise_noise(labels, rate: float, nearest, seed: int) -> tuple[np.n
     return noisy, noisy != labels
 
 
-def probe_count(labels, fraction: float = 0.05, most: int = 400) -> int:
-    """How many probes a set gets: ``fraction`` of it, at most ``most`` and at most one per class.
+def probe_count(labels, fraction: float = 0.05, most: int = 400, least: int = 30, ceiling: float = 0.10) -> int:
+    """How many probes a set gets: ``fraction`` of it, at least ``least`` (the estimates need
+    them) while that stays under ``ceiling`` of the images, at most ``most``, one per class.
 
     400 probes estimate a share to within +/-0.05 (95%, worst case p = 0.5); more adds noise to
-    the scoring run without making the estimates much better. Small sets get ``fraction`` of
-    their images, so the probes never add more than that share of wrong labels.
+    the scoring run without making the estimates much better. A small set gets up to ``ceiling``
+    of its images as probes so that it still reaches ``least``; below that it gets fewer and the
+    calibrated stop is not used (:func:`reidprune.pipeline.options.default_stop`).
     """
     labels = np.asarray(labels)
     classes = len(np.unique(labels)) if len(labels) else 0
-    return int(min(round(fraction * len(labels)), most, classes))
+    wanted = max(round(fraction * len(labels)), min(least, int(ceiling * len(labels))))
+    return int(min(wanted, most, classes))
 
 
 def choose_probes(labels, num_classes: int, count: int, seed: int,

@@ -27,7 +27,7 @@ CE_RUNS = ("el2n", "grand")
 FULL_RUN = ("forgetting", "aum", "ma_loss", "prototypes")
 STOP_MODES = ("probes", "auto", "fixed")
 RELABEL_MODES = ("auto", "all", "none")
-STRATEGIES = ("easy", "hard", "window", "ccs")  # reidprune.select.strategies (torch- and numpy-free here)
+STRATEGIES = ("easy", "hard", "window", "ccs", "redundancy")  # reidprune.select.strategies, numpy-free here
 METHODS = ("entropy", "entropy_knn", "random", "el2n", "grand", "forgetting", "prototypes", "ma_loss", "aum", "confident")
 
 
@@ -145,7 +145,8 @@ class SelectOptions:
         (the paper); ``"none"`` never.
     strategy: which samples to prune by the ranking method's score
         (:mod:`reidprune.select.strategies`): ``easy`` (the paper: the lowest first), ``hard``,
-        ``window`` (pruning-rate aware) or ``ccs`` (coverage-centric).
+        ``window`` (pruning-rate aware), ``ccs`` (coverage-centric) or ``redundancy`` (near-duplicates
+        of an identity first, by the soft labels' mean logits; every identity keeps one image).
     min_per_identity: never prune an identity below this many images.
     class_balance: Sorscher et al.'s class-balancing ratio (paper: 0.5 for prototypes).
     max_outlier_fraction: refuse to go on when more than this share of the set is flagged as

@@ -20,6 +20,7 @@ from reidprune.scores.store import MethodScores, ScoreSet
 from reidprune.select.decisions import apply_reviews, read_reviews
 from reidprune.select.prune import SelectionReport, select_with_report
 from reidprune.select.purify import outlier_fraction_warning, outlier_threshold, relabel_fraction_warning
+from reidprune.select.calibration import separates
 from reidprune.select.selection import Selection
 from reidprune.select.strategies import prune_order
 from reidprune.train.config import PRESET_DELTA
@@ -73,7 +74,15 @@ def decide(scores: ScoreSet, options: SelectOptions) -> Decision:
         outliers = judged & (np.where(recorded, max_score, np.inf) <= threshold)
         if not recorded.all():
             warnings.append(unrecorded_message(int((~recorded).sum()), ours.params))
-        if options.purify and quality is not None:
+        if options.purify and quality is not None and not separates(quality["noise_rate"]):
+            notes.append(f"the {quality['probes']} probes show the soft labels do not tell wrong labels from right ones "
+                         f"here (the noise rate cannot be bounded below {quality['noise_rate']:.0%})")
+            warnings.append(NO_SEPARATION)
+            mislabeled = np.zeros(n, bool)
+            if options.delta is None:
+                outliers = np.zeros(n, bool)
+            relabel = False
+        elif options.purify and quality is not None:
             notes.append(quality_line(quality, int(mislabeled.sum())))
             if options.relabel == "auto" and not quality["relabel_pays"]:
                 relabel = False
@@ -87,7 +96,7 @@ def decide(scores: ScoreSet, options: SelectOptions) -> Decision:
         if message := outlier_fraction_warning(outliers):
             warnings.append(message)
     report = select_with_report(
-        _ranked(method.importance, options), scores.labels, fraction=options.fraction, count=options.count,
+        _ranked(method.importance, options, scores), scores.labels, fraction=options.fraction, count=options.count,
         outliers=outliers if options.purify else None,
         predicted=np.where(mislabeled, predicted, scores.labels) if relabel else None,
         min_per_identity=options.min_per_identity, class_balance=options.class_balance, seed=options.seed)
@@ -99,13 +108,23 @@ def decide(scores: ScoreSet, options: SelectOptions) -> Decision:
     return apply_decisions(decision, scores, options.decisions) if options.decisions else decision
 
 
-def _ranked(importance: np.ndarray, options: SelectOptions) -> np.ndarray:
+def _ranked(importance: np.ndarray, options: SelectOptions, scores: ScoreSet) -> np.ndarray:
     """The importance the selection prunes by (lowest first), after the pruning strategy."""
     if options.strategy == "easy":
         return importance
     n = len(importance)
     count = options.count if options.count is not None else int(np.floor(options.fraction * n + 0.5))
-    return prune_order(importance, min(count, n), options.strategy, seed=options.seed)
+    features = None
+    if options.strategy == "redundancy":
+        source = _soft_label_source(scores, options.method) or "entropy"
+        extras = scores[source].extras
+        features = extras.get("embeddings", extras.get("mean_logits", extras.get("soft_labels")))
+        if features is None:
+            raise ReidPruneError("--strategy redundancy needs our soft labels (score with --method entropy)")
+        features = np.nan_to_num(np.asarray(features, dtype=np.float64))
+        features = features - features.mean(1, keepdims=True)  # logits are shift-free: compare their shape
+    return prune_order(importance, min(count, n), options.strategy, seed=options.seed, features=features,
+                       groups=scores.labels)
 
 
 def _probes(scores: ScoreSet, source: str) -> np.ndarray:
@@ -130,6 +149,8 @@ def _delta(options: SelectOptions, scores: ScoreSet, quality: dict | None) -> tu
     return float(scores.info.get("delta", PRESET_DELTA["paper"])), False
 
 
+NO_SEPARATION = ("nothing is relabelled, flagged or removed as an outlier: on this set (typically 2-3 images per "
+                 "identity) the scoring run cannot find wrong labels; prune only, or review by hand")
 NO_RELABEL = ("relabelling would break about as many labels as it fixes here (estimated precision x correction "
               "too low, typical of few images per identity): the flagged images keep their label and are listed "
               "for `reidprune review`; pass --relabel all to relabel anyway")

@@ -192,3 +192,15 @@ def relabel_pays(precision: float, correction: float) -> bool:
         if not (isinstance(value, (int, float)) and math.isfinite(value) and 0 <= value <= 1):
             raise ReidPruneError(f"{name} must be a share in [0, 1], got {value!r}")
     return precision * correction > 1.0 - precision
+
+
+#: a noise rate the soft labels cannot bound below this cannot be told from no separation at all:
+#: with more than half of an identity's labels wrong, no majority-based rule can find them
+SEPARATION_LIMIT = 0.5
+
+
+def separates(noise_rate: float) -> bool:
+    """Whether the soft labels tell wrong labels from right ones at all: the probes bound the noise
+    rate below :data:`SEPARATION_LIMIT` (with 2 images per identity they cannot: the bound stays
+    near 1 because the wrong labels look like the right ones)."""
+    return noise_rate < SEPARATION_LIMIT

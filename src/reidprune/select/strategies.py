@@ -13,7 +13,10 @@ importance-like array: the selection prunes the ``count`` samples with the LOWES
 * ``ccs``: coverage-centric selection (Zheng et al., ICLR 2023): prune the hardest ``beta`` share
   first (likely mislabeled), split the rest into ``bins`` equal-width score bins and spend the
   keep budget from the smallest bin up, drawing at random within a bin, so every level of
-  difficulty stays covered.
+  difficulty stays covered;
+* ``redundancy``: near-duplicates first (:func:`redundancy_order`): within each group (an identity,
+  or an identity x camera), repeatedly prune the image most similar to another one still kept,
+  never the last of a group. Needs features (the scoring run's mean logits or embeddings).
 """
 from __future__ import annotations
 
@@ -22,7 +25,7 @@ import numpy as np
 from reidprune.errors import ReidPruneError
 from reidprune.validation import check_int, check_number
 
-STRATEGIES = ("easy", "hard", "window", "ccs")
+STRATEGIES = ("easy", "hard", "window", "ccs", "redundancy")
 
 
 def _check(importance, count: int) -> np.ndarray:
@@ -41,7 +44,7 @@ def _ranks(values: np.ndarray) -> np.ndarray:
 
 
 def prune_order(importance, count: int, strategy: str = "easy", *, beta: float = 0.0, bins: int = 50,
-                seed: int = 0) -> np.ndarray:
+                seed: int = 0, features=None, groups=None) -> np.ndarray:
     """An array whose ``count`` lowest entries are the samples ``strategy`` prunes.
 
     Parameters
@@ -52,6 +55,7 @@ def prune_order(importance, count: int, strategy: str = "easy", *, beta: float =
     beta: ``ccs`` only: share of the set pruned hardest-first before the coverage draw.
     bins: ``ccs`` only: equal-width score bins.
     seed: ``ccs`` only: the draw within bins.
+    features, groups: ``redundancy`` only: ``(N, D)`` features and ``(N,)`` group ids.
 
     Returns
     -------
@@ -63,6 +67,10 @@ def prune_order(importance, count: int, strategy: str = "easy", *, beta: float =
     n = len(values)
     if strategy == "easy":
         return values
+    if strategy == "redundancy":
+        if features is None or groups is None:
+            raise ReidPruneError("the redundancy strategy needs features and groups (the scoring run's soft labels)")
+        return redundancy_order(features, groups).astype(np.float64)
     ranks = _ranks(values).astype(np.float64)
     if strategy == "hard":
         return -ranks  # the hardest get the lowest value; equal values: the higher index first
@@ -103,4 +111,60 @@ def _ccs_order(values: np.ndarray, ranks: np.ndarray, count: int, beta: float, b
     dropped = ~cut & ~keep
     order[dropped] = -1.0 * n + ranks[dropped]
     order[keep] = ranks[keep]
+    return order
+
+
+def redundancy_order(features, groups) -> np.ndarray:
+    """Removal order by redundancy: ``(N,)`` ranks, 0 = pruned first; the last image of each group
+    gets the highest ranks (pruned only when everything else is gone).
+
+    Within a group, the image whose cosine similarity to its nearest remaining neighbour is the
+    highest goes first (of a near-identical pair, the higher index); its neighbours' nearest
+    similarities are then recomputed. Across groups, the most redundant image anywhere goes first.
+    """
+    import heapq
+
+    feats = np.asarray(features, dtype=np.float64)
+    groups = np.asarray(groups)
+    if feats.ndim != 2 or len(feats) != len(groups) or not np.isfinite(feats).all():
+        raise ReidPruneError(f"need finite (N, D) features for N={len(groups)} groups, got shape {feats.shape}")
+    n = len(feats)
+    feats = feats / np.maximum(np.linalg.norm(feats, axis=1, keepdims=True), 1e-12)
+    members = {g: np.flatnonzero(groups == g) for g in np.unique(groups)}
+    alive = np.ones(n, dtype=bool)
+    sims = {g: feats[m] @ feats[m].T for g, m in members.items()}
+    heap: list[tuple[float, int, int]] = []
+    version = np.zeros(n, dtype=np.int64)
+
+    def push(g, local: int) -> None:
+        m = members[g]
+        row = np.where(alive[m], sims[g][local], -np.inf)
+        row[local] = -np.inf
+        best = row.max() if len(row) > 1 else -np.inf
+        if np.isfinite(best):
+            heapq.heappush(heap, (-best, -int(m[local]), int(version[m[local]])))
+
+    for g, m in members.items():
+        for local in range(len(m)):
+            push(g, local)
+    order = np.full(n, -1, dtype=np.int64)
+    rank = 0
+    position = {int(i): (g, k) for g, m in members.items() for k, i in enumerate(m)}
+    while heap:
+        _, neg_i, stamp = heapq.heappop(heap)
+        i = -neg_i
+        if not alive[i] or stamp != version[i]:
+            continue
+        g, local = position[i]
+        if alive[members[g]].sum() <= 1:
+            continue
+        alive[i] = False
+        order[i] = rank
+        rank += 1
+        for k, j in enumerate(members[g]):  # their nearest neighbour may have been i
+            if alive[j]:
+                version[j] += 1
+                push(g, k)
+    last = np.flatnonzero(order < 0)  # one per group: kept to the end, in index order
+    order[last] = rank + np.arange(len(last))
     return order
