@@ -117,3 +117,30 @@ def test_fastreid_style_dataset_loads_the_lists(pruned):
     assert dataset.num_classes == 3 and dataset.pid_dict == {"pruned_1": 0, "pruned_2": 1, "pruned_3": 2}
     assert dataset[0]["targets"] == 2 and dataset[0]["images"].shape == (3, 64, 32)
     assert len(losses) == 2 and all(np.isfinite(losses))
+
+
+def test_an_epoch_callback_stops_a_lightning_trainer():
+    """`should_stop` is part of the epoch-callback protocol: the Lightning callback sets trainer.should_stop."""
+    pytest.importorskip("lightning")
+    import lightning.pytorch as pl
+    from torch.utils.data import DataLoader
+
+    from reidprune.dynamics.lightning import RecorderCallback
+    from reidprune.dynamics.recorder import LogitRecorder
+
+    example = _example("lightning_callback")
+    dataset = _example("plain_loop").toy_dataset(num_ids=4)
+
+    class StopAfterTwo:
+        def __init__(self):
+            self.epochs, self.should_stop = [], False
+
+        def on_epoch_end(self, epoch, model):
+            self.epochs.append(epoch)
+            self.should_stop = epoch >= 2
+
+    recorder, stopper = LogitRecorder(len(dataset), 4), StopAfterTwo()
+    trainer = pl.Trainer(max_epochs=6, callbacks=[RecorderCallback(recorder, epoch_callbacks=[stopper])],
+                         accelerator="cpu", logger=False, enable_checkpointing=False, enable_progress_bar=False)
+    trainer.fit(example.Classifier(4), DataLoader(dataset, batch_size=8))
+    assert stopper.epochs == [1, 2] and recorder.counts.tolist() == [2] * len(dataset)

@@ -60,8 +60,8 @@ def test_click_restart_and_prune_with_the_decisions(reviewed, tmp_path):
     world, out = reviewed
     manifest = read_manifest(out / "manifest.csv")
     port = _free_port()
+    driver = browser_driver()  # skips without Chromium: before the server starts, so none is left behind
     server = _start(out, port)
-    driver = browser_driver()
     try:
         driver.get(f"http://127.0.0.1:{port}/review/relabel")
         cards = driver.find_elements("css selector", ".card")

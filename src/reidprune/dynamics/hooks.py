@@ -55,7 +55,12 @@ class TrainingHook(Protocol):
 
 
 class EpochCallback(Protocol):
-    """Called after every epoch with the 1-based epoch and the model (e.g. an evaluation pass)."""
+    """Called after every epoch with the 1-based epoch and the model (e.g. an evaluation pass).
+
+    An optional ``should_stop`` attribute (a bool, read after every ``on_epoch_end``) asks the
+    loop to end training there: :func:`reidprune.train.loop.fit` and the Lightning callback
+    (:class:`reidprune.dynamics.lightning.RecorderCallback`, through ``trainer.should_stop``) honour it.
+    """
 
     def on_epoch_end(self, epoch: int, model: torch.nn.Module) -> None: ...
 

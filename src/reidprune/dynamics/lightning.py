@@ -48,15 +48,22 @@ class RecorderCallback(Callback):
     batch_labels:
         Function from a batch to its labels (default: the second element); trackers that need
         no labels (the recorder) ignore them.
+    epoch_callbacks:
+        Objects with ``on_epoch_end(epoch, model)`` called after the hooks' ``end_epoch`` (e.g. the
+        calibrated stop, :class:`~reidprune.dynamics.probe_stop.ProbeMonitor`); when one's
+        ``should_stop`` is true, ``trainer.should_stop`` is set, as :func:`reidprune.train.loop.fit`
+        ends its own loop.
     """
 
     def __init__(self, hooks: TrainingHook | Sequence[TrainingHook], logits_key: str = "logits",
-                 batch_index: Callable = _last, batch_labels: Callable = _second):
+                 batch_index: Callable = _last, batch_labels: Callable = _second,
+                 epoch_callbacks: Sequence = ()):
         super().__init__()
         self.hooks = list(hooks) if isinstance(hooks, (list, tuple)) else [hooks]
         if not self.hooks:
             raise ReidPruneError("RecorderCallback needs at least one hook (e.g. a LogitRecorder)")
         self.logits_key, self.batch_index, self.batch_labels = logits_key, batch_index, batch_labels
+        self.epoch_callbacks = list(epoch_callbacks)
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         if not isinstance(outputs, dict) or self.logits_key not in outputs:
@@ -71,6 +78,10 @@ class RecorderCallback(Callback):
     def on_train_epoch_end(self, trainer, pl_module) -> None:
         for hook in self.hooks:
             hook.end_epoch()
+        for callback in self.epoch_callbacks:
+            callback.on_epoch_end(trainer.current_epoch + 1, pl_module)
+        if any(getattr(callback, "should_stop", False) for callback in self.epoch_callbacks):
+            trainer.should_stop = True
 
     def state_dict(self) -> dict:
         return {"hooks": hook_states(self.hooks)}
