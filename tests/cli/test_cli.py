@@ -146,4 +146,4 @@ def test_prune_takes_delta_from_the_scoring_preset_unless_given(world, scored, t
         result = invoke("prune", world, "--scores", tmp_path / "scores.npz", "--out", out,
                         "--max-outlier-fraction", 1, *extra)
         assert result.exit_code == 0, result.output
-        assert json.loads((out / "selection.json").read_text())["options"]["delta"] == expected
+        assert json.loads((out / "selection.json").read_text())["outlier_threshold"] == expected

@@ -97,3 +97,19 @@ def test_label_smoothing_cross_entropy_by_hand():
     logits = torch.zeros(1, 4)
     # uniform prediction: CE = log 4 whatever the smoothing
     assert cross_entropy(logits, torch.tensor([2]), 0.1).item() == pytest.approx(torch.log(torch.tensor(4.0)).item())
+
+
+def test_the_torch_free_backbone_names_are_the_built_ones():
+    """models/names.py (read by --help and the size check) and models/backbones.py name the same backbones,
+    and each halves its input as often as the size check assumes."""
+    import torch
+
+    from reidprune.models.backbones import BACKBONES, build_backbone
+    from reidprune.models.names import BACKBONE_HALVINGS, BACKBONE_NAMES
+
+    assert set(BACKBONE_NAMES) == set(BACKBONES)
+    for name in ("small", "mobilenetv2", "resnet18"):
+        backbone = build_backbone(name).eval()
+        with torch.no_grad():
+            out = backbone(torch.zeros(1, 3, 64, 64))
+        assert out.shape[-1] == 64 // 2 ** BACKBONE_HALVINGS[name], name

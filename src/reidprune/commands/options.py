@@ -9,7 +9,7 @@ import click
 from reidprune.console import FiniteFloatRange
 from reidprune.data.layout_names import layout_names
 from reidprune.export.linking import LINK_MODES
-from reidprune.pipeline.checks import BACKBONE_HALVINGS
+from reidprune.models.names import BACKBONE_NAMES
 from reidprune.pipeline.options import RELABEL_MODES, STOP_MODES, STRATEGIES, ScoreOptions, SelectOptions
 from reidprune.train.config import MODES, PRESETS, TrainChoices, preset_defaults
 
@@ -46,6 +46,13 @@ def stop_option(func):
              "identity, 5% of the images), else auto for pretrained models, fixed from scratch]")(func)
 
 
+def score_epochs_option(func):
+    """``--score-epochs``, one declaration for ``score`` and ``run``."""
+    return click.option("--score-epochs", type=click.IntRange(1), default=None,
+                        help="T: the epochs our recorder accumulates (the cap of the --stop probes/auto window) and "
+                             "after which EL2N/GraNd are taken (paper: 12). [default: --epochs]")(func)
+
+
 def quiet_option(func):
     """``-q``: the same flag on every command (no progress bars; fewer notes where a command has them)."""
     return click.option("--quiet", "-q", is_flag=True, help="No progress bars (and no per-file or per-request "
@@ -74,7 +81,7 @@ def training_options(func):
         click.option("--mode", type=click.Choice(MODES), default=None,
                      help="reid: CE + triplet with a P x K sampler; classify: CE only (CIFAR, CUB). "
                           "[default: classify for cifar/cub, else reid]"),
-        click.option("--backbone", type=click.Choice(tuple(BACKBONE_HALVINGS)), default=None,
+        click.option("--backbone", type=click.Choice(BACKBONE_NAMES), default=None,
                      show_default=DEFAULTS["backbone"], help="Model backbone."),
         click.option("--pretrained/--no-pretrained", default=None,
                      help="Start from ImageNet weights: --weights FILE, else torchvision's file in the torch hub "

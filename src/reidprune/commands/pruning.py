@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import click
 
-from reidprune.commands.options import (probe_option, quiet_option, selection_options, stop_option,
-                                        training_options)
+from reidprune.commands.options import (probe_option, quiet_option, score_epochs_option, selection_options,
+                                        stop_option, training_options)
 from reidprune.console import FiniteFloatRange
 from reidprune.pipeline.options import METHODS, ScoreOptions, SelectOptions
 
@@ -15,9 +15,7 @@ from reidprune.pipeline.options import METHODS, ScoreOptions, SelectOptions
 @click.option("--method", "-m", "methods", multiple=True, default=ScoreOptions.methods, show_default=True,
               type=click.Choice([*METHODS, "all"]),
               help="Scoring method(s); repeat the option for several (shared training runs are reused).")
-@click.option("--score-epochs", type=click.IntRange(1), default=None,
-              help="T: epochs our recorder accumulates and after which EL2N/GraNd are taken (paper: 12). "
-                   "[default: --epochs]")
+@score_epochs_option
 @click.option("--every", type=click.IntRange(1), default=ScoreOptions.every, show_default=True,
               help="Accumulate logits every k-th epoch only (ablation; every=T is last epoch only).")
 @click.option("--models", type=click.IntRange(1), default=ScoreOptions.models, show_default=True,
@@ -75,8 +73,7 @@ def _quieter(quiet: bool):
 @click.option("--method", "-m", type=click.Choice(("entropy", "entropy_knn")), default="entropy", show_default=True,
               help="Our detector: entropy (the paper's soft label) or entropy_knn (mixed with a neighbour vote in "
                    "the scoring model's embedding; corrects better on scarce data).")
-@click.option("--score-epochs", type=click.IntRange(1), default=None,
-              help="T: the cap of the scoring window (paper: 12). [default: --epochs]")
+@score_epochs_option
 @selection_options
 @stop_option
 @probe_option

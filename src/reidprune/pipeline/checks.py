@@ -16,13 +16,11 @@ from pathlib import Path
 from typing import Iterator
 
 from reidprune.errors import ReidPruneError
+from reidprune.models.names import BACKBONE_HALVINGS
 
 LOCK_NAME = ".reidprune.lock"
 
-# How many times each backbone halves its input before global pooling; each side must be at
-# least 2 ** halvings pixels or a pooling layer meets an empty feature map. Unknown backbones
-# get the largest downsampling of torchvision's classifiers (32).
-BACKBONE_HALVINGS = {"small": 3, "mobilenetv2": 5, "resnet18": 4, "resnet34": 4, "resnet50": 4, "resnet101": 4}
+# Unknown backbones get the largest downsampling of torchvision's classifiers (32).
 DEFAULT_HALVINGS = 5
 
 
