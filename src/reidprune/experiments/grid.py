@@ -26,7 +26,7 @@ BASELINE = "none"
 #: Class-balancing ratio of ``+balance`` specs: the paper's value for supervised prototypes.
 BALANCE_RATIO = 0.5
 #: Pruning strategies a spec may name as a suffix (reidprune.select.strategies; "easy" is the paper's).
-STRATEGY_SUFFIXES = ("hard", "window", "ccs", "redundancy")
+STRATEGY_SUFFIXES = ("hard", "window", "ccs", "redundancy")  # (random pruning is the "random" method)
 #: Suffixes a method spec may carry, in the order its name writes them.
 SUFFIXES = ("purify", "balance") + STRATEGY_SUFFIXES
 #: Methods whose scores depend on T (the epoch after which they are taken).

@@ -27,7 +27,7 @@ CE_RUNS = ("el2n", "grand")
 FULL_RUN = ("forgetting", "aum", "ma_loss", "prototypes")
 STOP_MODES = ("probes", "auto", "fixed")
 RELABEL_MODES = ("auto", "all", "none")
-STRATEGIES = ("easy", "hard", "window", "ccs", "redundancy")  # reidprune.select.strategies, numpy-free here
+STRATEGIES = ("easy", "random", "hard", "window", "ccs", "redundancy")  # reidprune.select.strategies, numpy-free
 METHODS = ("entropy", "entropy_knn", "random", "el2n", "grand", "forgetting", "prototypes", "ma_loss", "aum", "confident")
 
 

@@ -5,6 +5,8 @@ importance-like array: the selection prunes the ``count`` samples with the LOWES
 (ties by index), so each plugs into :func:`reidprune.select.prune.select_with_report` unchanged.
 
 * ``easy`` (the paper): prune the lowest importance (easiest) first;
+* ``random``: ignore the score (a seeded permutation); purification still uses the soft labels.
+  On sets with few images per identity random pruning was as good as any score (CUHK03);
 * ``hard``: prune the highest first, the plain reverse (a diagnostic);
 * ``window``: pruning-rate aware (as DUAL, ICML 2025, argues): at a low rate prune mostly easy
   samples, shifting toward the hard ones as the rate grows: of the ``f N`` pruned,
@@ -25,7 +27,7 @@ import numpy as np
 from reidprune.errors import ReidPruneError
 from reidprune.validation import check_int, check_number
 
-STRATEGIES = ("easy", "hard", "window", "ccs", "redundancy")
+STRATEGIES = ("easy", "random", "hard", "window", "ccs", "redundancy")
 
 
 def _check(importance, count: int) -> np.ndarray:
@@ -67,6 +69,8 @@ def prune_order(importance, count: int, strategy: str = "easy", *, beta: float =
     n = len(values)
     if strategy == "easy":
         return values
+    if strategy == "random":
+        return np.random.default_rng(seed).permutation(n).astype(np.float64)
     if strategy == "redundancy":
         if features is None or groups is None:
             raise ReidPruneError("the redundancy strategy needs features and groups (the scoring run's soft labels)")
