@@ -161,3 +161,21 @@ def test_report_refuses_a_symlinked_report_folder_and_marks_the_applied_threshol
         folder.entropy_histogram = original
     applied = json.loads((out / "selection.json").read_text())["outlier_threshold"]
     assert marked == [applied]
+
+
+def test_flags_not_relabelled_are_offered_for_review(tmp_path):
+    """--relabel none (or auto when relabelling does not pay): the flagged images keep their label and the
+    review page lists them with the proposed identity, so a reviewer can still accept them."""
+    from conftest import PRUNE
+
+    world, out = make_pruned(tmp_path)
+    kept_out = tmp_path / "unrelabelled"
+    result = invoke("prune", world, "--scores", out / "scores.npz", "--out", kept_out, *PRUNE, "--relabel", "none")
+    assert result.exit_code == 0, result.output
+    manifest = read_manifest(kept_out / "manifest.csv")
+    assert not (manifest.status == "relabelled").any()
+    relabelled = read_manifest(out / "manifest.csv")
+    expected = {int(i): int(relabelled.corrected_id[i]) for i in range(len(relabelled))
+                if relabelled.status[i] == "relabelled"}
+    offered = {item["index"]: item["proposed"] for item in ReviewSession.open(kept_out).items("relabel")}
+    assert offered == expected and offered

@@ -130,8 +130,9 @@ def selection_options(func):
                           "Useful for models trained from scratch, whose soft labels are flat."),
         click.option("--max-outlier-fraction", type=FiniteFloatRange(0, 1), default=SelectOptions.max_outlier_fraction,
                      show_default=True, help="Stop with an error when more than this share is flagged as outliers."),
-        click.option("--strategy", type=click.Choice(STRATEGIES), default=SelectOptions.strategy, show_default=True,
-                     help="Which images to prune by the score: easy (the paper: easiest first), hard (the reverse, a "
+        click.option("--strategy", type=click.Choice(("auto",) + STRATEGIES), default="auto", show_default=True,
+                     help="Which images to prune: auto (from the images per identity, by what the benchmarks "
+                          "measured; prints why), easy (the paper: easiest first), random, hard (the reverse, a "
                           "diagnostic), window (easy at low rates, shifting to hard as the rate grows), ccs "
                           "(coverage-centric: every level of difficulty kept), redundancy (near-duplicates of an "
                           "identity first; every identity keeps an image)."),

@@ -144,7 +144,9 @@ class SelectOptions:
         otherwise they are only flagged, for ``reidprune review``); ``"all"`` always relabels
         (the paper); ``"none"`` never.
     strategy: which samples to prune by the ranking method's score
-        (:mod:`reidprune.select.strategies`): ``easy`` (the paper: the lowest first), ``hard``,
+        (:mod:`reidprune.select.strategies`): ``auto`` (chosen from the images per identity by what
+        the benchmarks measured, :mod:`reidprune.select.outlook`; the command line's default),
+        ``easy`` (the paper: the lowest first), ``random``, ``hard``,
         ``window`` (pruning-rate aware), ``ccs`` (coverage-centric) or ``redundancy`` (near-duplicates
         of an identity first, by the soft labels' mean logits; every identity keeps one image).
     min_per_identity: never prune an identity below this many images.
@@ -170,7 +172,7 @@ class SelectOptions:
     decisions: str | None = None
 
     def __post_init__(self):
-        if self.strategy not in STRATEGIES:
+        if self.strategy not in STRATEGIES + ("auto",):
             raise ReidPruneError(f"strategy must be one of {', '.join(STRATEGIES)}, got {self.strategy!r}")
         if self.relabel not in RELABEL_MODES:
             raise ReidPruneError(f"relabel must be one of {', '.join(RELABEL_MODES)}, got {self.relabel!r}")

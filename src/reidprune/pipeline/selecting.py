@@ -21,6 +21,7 @@ from reidprune.select.decisions import apply_reviews, read_reviews
 from reidprune.select.prune import SelectionReport, select_with_report
 from reidprune.select.purify import outlier_fraction_warning, outlier_threshold, relabel_fraction_warning
 from reidprune.select.calibration import separates
+from reidprune.select.outlook import REDUNDANT_STRATEGY, outlook
 from reidprune.select.selection import Selection
 from reidprune.select.strategies import prune_order
 from reidprune.train.config import PRESET_DELTA
@@ -95,6 +96,9 @@ def decide(scores: ScoreSet, options: SelectOptions) -> Decision:
         _check_outlier_fraction(outliers, options, threshold, bool(train.get("pretrained") or train.get("weights")))
         if message := outlier_fraction_warning(outliers):
             warnings.append(message)
+    if options.strategy == "auto":
+        options, said = _auto_strategy(options, scores)
+        notes += said
     report = select_with_report(
         _ranked(method.importance, options, scores), scores.labels, fraction=options.fraction, count=options.count,
         outliers=outliers if options.purify else None,
@@ -106,6 +110,15 @@ def decide(scores: ScoreSet, options: SelectOptions) -> Decision:
     decision = Decision(report, entropy, max_score, predicted, mislabeled, outliers, warnings, notes=notes,
                         threshold=threshold, quality=quality)
     return apply_decisions(decision, scores, options.decisions) if options.decisions else decision
+
+
+def _auto_strategy(options: SelectOptions, scores: ScoreSet) -> tuple[SelectOptions, list[str]]:
+    """``--strategy auto``: the strategy for this set's images per identity, and the two lines saying why."""
+    n = len(scores.paths)
+    fraction = options.fraction if options.fraction is not None else (options.count or 0) / max(1, n)
+    advice = outlook(n / max(1, len(np.unique(scores.labels))), fraction, REDUNDANT_STRATEGY)
+    return replace(options, strategy=advice.strategy), [f"strategy {advice.strategy}: {advice.why}",
+                                                        f"what to expect: {advice.expect}"]
 
 
 def _ranked(importance: np.ndarray, options: SelectOptions, scores: ScoreSet) -> np.ndarray:

@@ -25,7 +25,7 @@ from reidprune.export.seed_lists import read_seed_lists
 from reidprune.report.common import assigned_ids, image_path
 from reidprune.report.html import typical_images
 from reidprune.select import decisions as store
-from reidprune.select.selection import OUTLIER, RELABELLED
+from reidprune.select.selection import KEPT, OUTLIER, RELABELLED
 
 #: Thumbnails per page.
 PER_PAGE = 40
@@ -119,9 +119,8 @@ class ReviewSession:
             flagged = read_seed_lists(lists)["mislabeled"]
         except ReidPruneError:
             return {}
-        return {int(i): int(pid) for i, pid in flagged.tolist()
-                if i < len(self.manifest) and self.manifest.status[i] != RELABELLED
-                and self.manifest.status[i] != OUTLIER and int(pid) != int(self.given[i])}
+        return {int(i): int(pid) for i, pid in flagged.tolist()  # pruned ones need no decision
+                if i < len(self.manifest) and self.manifest.status[i] == KEPT and int(pid) != int(self.given[i])}
 
     def decide(self, index: int, kind: str, verdict: str, identity: int | None = None) -> dict:
         """Store one decision (``verdict`` ``clear`` removes it); returns the image's item."""

@@ -1,0 +1,60 @@
+"""What to expect from pruning a set, and which strategy to use, from what the benchmarks measured.
+
+The literature (Sorscher et al., NeurIPS 2022; CCS, ICLR 2023) and our own sweeps agree that
+the images per identity decide it: with few, every pruned image is a large share of its
+identity and keeping only the hard ones loses to random; with many near-duplicates (video
+tracks) a score can pick what to drop. Two real sets anchor the advice, and each number below is
+a measured one (docs/results, with commands):
+
+* CUHK03, ~10 images per identity, 2 cameras (``bench/results/cuhk03_sweep_cpu20``: 3 seeds, every
+  baseline): random pruning was ahead of our score at every fraction from 10% to 50% (by 1-3
+  points of (rank-1 + mAP)/2) and no score beat random by more than the seeds' spread;
+* towncentre, ~32 images per identity from video tracks (``docs/results/towncentre_strategies.md``).
+
+Between them the boundary is an interpolation (stated in the message), not a fitted constant.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+#: the sets the advice rests on: (name, images per identity)
+SCARCE = ("CUHK03", 10)
+REDUNDANT = ("towncentre", 32)
+#: halfway (geometrically) between the two anchors: below it a set is treated like CUHK03
+BOUNDARY = (SCARCE[1] * REDUNDANT[1]) ** 0.5
+#: the strategy measured best on the redundant anchor
+REDUNDANT_STRATEGY = "easy"
+
+
+@dataclass(frozen=True)
+class Outlook:
+    strategy: str  # the strategy `--strategy auto` takes
+    why: str  # one line: which measured set this set resembles and what was measured there
+    expect: str  # one line: what pruning ``fraction`` is likely to cost
+
+
+def outlook(images_per_identity: float, fraction: float, redundant_strategy: str = REDUNDANT_STRATEGY) -> Outlook:
+    """The advice for a set with ``images_per_identity`` (mean) pruned by ``fraction``.
+
+    Parameters
+    ----------
+    images_per_identity: training images / training identities.
+    fraction: the share to be removed.
+    redundant_strategy: the strategy measured best on the redundant anchor.
+    """
+    if images_per_identity < BOUNDARY:
+        return Outlook(
+            "random",
+            f"{images_per_identity:.1f} images per identity, closer to {SCARCE[0]} ({SCARCE[1]}/id) than to "
+            f"{REDUNDANT[0]} ({REDUNDANT[1]}/id): there random pruning was as good as any score at 10-50%, so the "
+            "images to prune are drawn at random (purification still uses the soft labels); --strategy easy is "
+            "the paper's rule",
+            "little redundancy: on CUHK03 pruning cost about 1 point of (rank-1 + mAP)/2 at 20% and 5 at 40% even "
+            "at random" + (f"; {fraction:.0%} is likely to cost accuracy" if fraction > 0.1 else ""))
+    return Outlook(
+        redundant_strategy,
+        f"{images_per_identity:.1f} images per identity, closer to {REDUNDANT[0]} ({REDUNDANT[1]}/id, video tracks) "
+        f"than to {SCARCE[0]}: there the score may choose what to drop (--strategy {redundant_strategy}, see "
+        "docs/results/towncentre_strategies.md)",
+        "redundant: on towncentre 30% pruned cost nothing measurable" + (
+            f"; at {fraction:.0%} expect a loss of a few points" if fraction >= 0.5 else ""))
