@@ -37,7 +37,8 @@ from reidprune.data.cache import image_rows
 from reidprune.pipeline.retrain import EvalImages, evaluate_model, train_model
 from reidprune.scores.entropy import soft_labels
 from reidprune.select.purify import find_outliers
-from reidprune.train.config import PRESET_DELTA, cpu_train_config
+from reidprune.select.defaults import PRESET_DELTA
+from reidprune.train.config import cpu_train_config
 
 from cuhk03_noise import machine  # same folder
 from cuhk03_pretrained import add_cell_arguments, cell_scores

@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from reidprune.errors import ReidPruneError
+from reidprune.select.defaults import PAPER_DELTA
 from reidprune.pipeline.options import METHODS
 from reidprune.run_key import run_key
 
@@ -113,7 +114,7 @@ class Grid:
     noise: tuple[float, ...] = (0.0,)
     score_epochs: tuple[int | None, ...] = (None,)
     every: tuple[int, ...] = (1,)
-    delta: tuple[float, ...] = (0.10,)
+    delta: tuple[float, ...] = (PAPER_DELTA,)
     delta_relative: bool = False
     score_per_seed: bool = False
     max_outlier_fraction: float = 0.2

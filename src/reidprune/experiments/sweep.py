@@ -28,6 +28,7 @@ import numpy as np
 
 from reidprune import __version__
 from reidprune.errors import ReidPruneError
+from reidprune.select.defaults import PAPER_DELTA
 from reidprune.experiments.db import SweepDB, now
 from reidprune.experiments.grid import (BALANCE_RATIO, BASELINE, Cell, Grid, MethodSpec, expand_grid, parse_list,
                                         read_grid_file)
@@ -208,7 +209,7 @@ def select_options(cell: Cell, grid: Grid):
     spec = cell.spec
     balance = BALANCE_RATIO if spec.balance else CLASS_BALANCE.get(spec.base, 0.0)
     return SelectOptions(method=spec.base, fraction=cell.fraction, purify=spec.purify,
-                         delta=cell.delta if cell.delta is not None else 0.10, delta_relative=grid.delta_relative,
+                         delta=cell.delta if cell.delta is not None else PAPER_DELTA, delta_relative=grid.delta_relative,
                          class_balance=balance, max_outlier_fraction=grid.max_outlier_fraction, seed=cell.seed,
                          strategy=spec.strategy)
 

@@ -23,7 +23,8 @@ from reidprune.pipeline.scoring import ScoreOptions, score_dataset
 from reidprune.select.calibration import MIN_PROBES
 from reidprune.pipeline.selecting import SelectOptions, decide, export_decision
 from reidprune.report.gallery import entropy_histogram, flagged_gallery, identity_strips
-from reidprune.train.config import PRESET_DELTA, cpu_quick_config
+from reidprune.select.defaults import PAPER_DELTA
+from reidprune.train.config import cpu_quick_config
 
 
 @dataclass(frozen=True)
@@ -76,7 +77,8 @@ def run_demo(out: str | Path, options: DemoOptions = DemoOptions(), progress: bo
     manifest = out / "manifest.csv"
     flagged_gallery(manifest, world, out / "flagged.png")
     identity_strips(manifest, world, out / "identities.png", seed=options.seed)
-    entropy_histogram(manifest, out / "scores.png", delta=decision.threshold if decision.threshold is not None else PRESET_DELTA["paper"])
+    applied = decision.threshold if decision.threshold is not None else PAPER_DELTA
+    entropy_histogram(manifest, out / "scores.png", delta=applied)
 
     echo("[4/5] retraining on the full, the pruned and a random subset of the same size")
     eval_images = EvalImages.load(table, size, progress=progress)

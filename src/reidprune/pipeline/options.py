@@ -137,7 +137,7 @@ class SelectOptions:
         soft labels of ``method`` when it has them (``entropy_knn``), else of ``entropy``.
     delta: outlier threshold on max(soft label) (paper: 0.10); None = measured by the scoring
         run's probes when it had them (:func:`~reidprune.select.calibration.probe_delta`), else
-        the scoring preset's (:data:`~reidprune.train.config.PRESET_DELTA`).
+        the scoring preset's (:data:`~reidprune.select.defaults.PRESET_DELTA`).
     delta_relative: read ``delta`` as a multiple of chance 1/C instead.
     relabel: ``"auto"`` relabels the flagged samples only when the scoring run's probes say it
         fixes more labels than it breaks (:func:`~reidprune.select.calibration.relabel_pays`;

@@ -9,7 +9,7 @@ from reidprune.export.manifest import read_manifest
 from reidprune.pipeline.checks import prepare_output_folder
 from reidprune.report.gallery import entropy_histogram, flagged_gallery, identity_strips
 from reidprune.report.html import outlier_threshold_of, write_html_report
-from reidprune.train.config import PRESET_DELTA
+from reidprune.select.defaults import PAPER_DELTA
 
 
 def write_report(folder: str | Path, data: str | Path, delta: float | None = None, per_group: int = 12, seed: int = 0,
@@ -40,7 +40,7 @@ def write_report(folder: str | Path, data: str | Path, delta: float | None = Non
     if delta is None:
         summary = folder / "selection.json"
         applied = outlier_threshold_of(json.loads(summary.read_text(encoding="utf-8"))) if summary.is_file() else None
-        delta = applied if applied is not None else PRESET_DELTA["paper"]
+        delta = applied if applied is not None else PAPER_DELTA
     return [write_html_report(folder, data, scores, progress=progress),
             flagged_gallery(manifest, data, folder / "flagged.png", per_group=per_group, seed=seed),
             identity_strips(manifest, data, folder / "identities.png", seed=seed),

@@ -23,7 +23,8 @@ from reidprune.select.calibration import MIN_PROBES
 from reidprune.pipeline.scoring import score_dataset
 from reidprune.scores.store import ScoreSet
 from reidprune.train import distributed
-from reidprune.train.config import PRESET_DELTA, TrainChoices, config_from_choices
+from reidprune.select.defaults import PAPER_DELTA, PRESET_DELTA
+from reidprune.train.config import TrainChoices, config_from_choices
 
 
 @dataclass
@@ -88,7 +89,7 @@ def score_into(data: str | Path, out: str | Path, train: TrainChoices, *, echo: 
     began = time.perf_counter()
     scores = score_dataset(rows, images, options, workdir=out / "checkpoints", progress=progress)
     scores.info.update({"dataset": str(table.root), "layout": table.layout, "preset": preset,
-                        "delta": PRESET_DELTA.get(preset, 0.10),
+                        "delta": PRESET_DELTA.get(preset, PAPER_DELTA),
                         "seconds": time.perf_counter() - began,
                         "skipped_files": {k: v for k, v in skipped.items() if v}})
     scored = ScoredFolder(table, rows, images, scores)

@@ -24,7 +24,7 @@ from reidprune.select.calibration import separates
 from reidprune.select.outlook import REDUNDANT_STRATEGY, outlook
 from reidprune.select.selection import Selection
 from reidprune.select.strategies import prune_order
-from reidprune.train.config import PRESET_DELTA
+from reidprune.select.defaults import PAPER_DELTA
 
 
 @dataclass
@@ -159,7 +159,7 @@ def _delta(options: SelectOptions, scores: ScoreSet, quality: dict | None) -> tu
         return options.delta, options.delta_relative
     if quality is not None:
         return float(quality["delta"]), False
-    return float(scores.info.get("delta", PRESET_DELTA["paper"])), False
+    return float(scores.info.get("delta", PAPER_DELTA)), False
 
 
 NO_SEPARATION = ("nothing is relabelled, flagged or removed as an outlier: on this set (typically 2-3 images per "

@@ -24,6 +24,7 @@ from PIL import Image
 
 from reidprune.data.images import decode_image
 from reidprune.errors import ReidPruneError
+from reidprune.select.defaults import PAPER_DELTA
 from reidprune.export.manifest import Manifest, read_manifest
 from reidprune.report.common import (  # noqa: F401  (re-exported: the figures' public helpers)
     STATUS_COLOURS,
@@ -322,7 +323,7 @@ def identity_strips(manifest: Manifest | str | os.PathLike, dataset_root: str | 
 
 
 def entropy_histogram(manifest: Manifest | str | os.PathLike, out_png: str | os.PathLike,
-                      delta: float = 0.10, bins: int = 30, dpi: int = 100) -> Path:
+                      delta: float = PAPER_DELTA, bins: int = 30, dpi: int = 100) -> Path:
     """Draw stacked histograms, by status, of the entropy and of the max score.
 
     Parameters

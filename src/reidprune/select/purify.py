@@ -16,10 +16,11 @@ from __future__ import annotations
 import numpy as np
 
 from reidprune.errors import ReidPruneError
+from reidprune.select.defaults import PAPER_DELTA
 from reidprune.validation import as_bool_mask, as_labels, as_probabilities, check_int, check_number
 
 
-def outlier_threshold(num_classes: int, delta: float = 0.10,
+def outlier_threshold(num_classes: int, delta: float = PAPER_DELTA,
                       relative_to_chance: bool = False) -> float:
     """The value ``max(soft label)`` is compared with to flag an outlier.
 
@@ -50,7 +51,7 @@ def outlier_threshold(num_classes: int, delta: float = 0.10,
     return threshold
 
 
-def find_outliers(soft_labels: np.ndarray, delta: float = 0.10,
+def find_outliers(soft_labels: np.ndarray, delta: float = PAPER_DELTA,
                   relative_to_chance: bool = False) -> np.ndarray:
     """Flag samples whose highest soft-label score is at most the outlier threshold.
 

@@ -130,11 +130,6 @@ def cpu_train_config(**changes) -> TrainConfig:
 
 PRESETS = ("auto", "paper", "cpu", "small")
 
-# Default outlier threshold (max soft label <= delta) for scores of each preset. The paper's 0.10
-# assumes 12 epochs of ResNet-50 at 256x128; the cpu preset's early-stopped MobileNetV2 has flatter
-# soft labels: on CUHK03 (20% noise, bench/cuhk03_dynamics.py) 0.10 flags 14% of the images,
-# 0.03 flags 1.5% (92% of them mislabeled).
-PRESET_DELTA = {"paper": 0.10, "cpu": 0.03, "small": 0.10}
 
 
 def preset_config(preset: str, scoring: bool, cuda: bool, mode: str | None = None) -> tuple[TrainConfig, str]:
