@@ -132,6 +132,7 @@ def replay_default(npz: Path) -> dict:
     from reidprune.dynamics.probe_stop import ProbeMonitor
     from reidprune.dynamics.recorder import LogitRecorder
     from reidprune.select.calibration import probe_delta, relabel_pays, separates
+    from reidprune.select.purify import purification_flags
 
     d = np.load(npz)
     S, K, probe, trained, noisy = d["sums"], d["counts"], d["probe"].astype(bool), d["trained"], d["noisy"]
@@ -151,10 +152,9 @@ def replay_default(npz: Path) -> dict:
     predicted, top = soft_labels.argmax(1), soft_labels.max(1)
     judged = ~probe
     able = separates(best.noise_rate)  # else nothing is flagged, relabelled or removed (pipeline.selecting)
-    flagged = judged & (predicted != noisy) & able
     delta = probe_delta(top[probe])
-    outliers = judged & (top <= delta) & able
-    relabel = relabel_pays(best.precision, best.correction) and able
+    flagged, outliers = purification_flags(predicted, top, noisy, delta, judged=judged & able)
+    relabel = relabel_pays(best.precision, best.correction, best.probes) and able
     out = detection(flagged[judged], flipped[judged], predicted[judged], true[judged])
     out.update({"window": [1, best.epoch], "separates": able, "epochs_trained": int(monitor.stop_epoch or len(S)),
                 "relabelled": int((flagged & ~outliers).sum()) if relabel else 0, "outliers": int(outliers.sum()),

@@ -125,3 +125,7 @@ def test_probe_monitor_stops_past_the_best_window_and_rolls_back():
     again = ProbeMonitor(LogitRecorder(40, 4), trained, true, probes)
     again.load_state_dict(state)
     assert again.stop_epoch == 3 and again.best().epoch == 1
+
+
+def test_relabelling_needs_a_hundred_probes_of_support():
+    assert relabel_pays(0.95, 0.95, probes=100) and not relabel_pays(0.95, 0.95, probes=99)

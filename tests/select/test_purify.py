@@ -68,3 +68,15 @@ def test_find_mislabeled_refuses_bad_labels(labels, match):
     probs = np.full((3, 3), 1 / 3)
     with pytest.raises(ReidPruneError, match=match):
         find_mislabeled(probs, labels)
+
+
+def test_purification_flags_by_hand():
+    from reidprune.select.purify import purification_flags
+
+    predicted = np.array([0, 1, 2, 0, 1])
+    max_score = np.array([0.9, 0.05, 0.6, np.nan, 0.02])
+    labels = np.array([0, 0, 2, 1, 1])
+    judged = np.array([True, True, True, True, False])  # sample 4: a probe, never flagged
+    mislabeled, outliers = purification_flags(predicted, max_score, labels, 0.05, judged)
+    assert mislabeled.tolist() == [False, True, False, False, False]  # 3 was never recorded
+    assert outliers.tolist() == [False, True, False, False, False]

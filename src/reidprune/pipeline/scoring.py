@@ -252,7 +252,7 @@ def _add_calibration(ours: MethodScores, monitor: ProbeMonitor, best, epochs: in
         "stop_reason": f"calibrated on {int(probe.sum())} probes: best estimated F1 with epochs 1-{best.epoch}"
                        + (f" (run ended at epoch {stopped})" if stopped != best.epoch else ""),
         "calibration": {**best.as_dict(), **by_kind, "delta": probe_delta(max_score[probe]),
-                        "relabel_pays": relabel_pays(best.precision, best.correction),
+                        "relabel_pays": relabel_pays(best.precision, best.correction, best.probes),
                         "history": [e.as_dict() for e in monitor.judged()]}})
 
 

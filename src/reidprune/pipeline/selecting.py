@@ -19,7 +19,8 @@ from reidprune.scores.entropy import soft_label_statistics
 from reidprune.scores.store import MethodScores, ScoreSet
 from reidprune.select.decisions import apply_reviews, read_reviews
 from reidprune.select.prune import SelectionReport, select_with_report
-from reidprune.select.purify import outlier_fraction_warning, outlier_threshold, relabel_fraction_warning
+from reidprune.select.purify import (outlier_fraction_warning, outlier_threshold, purification_flags,
+                                     relabel_fraction_warning)
 from reidprune.select.calibration import separates
 from reidprune.select.outlook import REDUNDANT_STRATEGY, outlook
 from reidprune.select.selection import Selection
@@ -68,11 +69,10 @@ def decide(scores: ScoreSet, options: SelectOptions) -> Decision:
         ours = scores[source]
         recorded, predicted, max_score = _soft_label_extras(ours, scores.labels)
         entropy = np.where(recorded, ours.importance, np.nan)
-        judged = recorded & ~_probes(scores, source)
-        mislabeled = judged & (predicted != scores.labels)
         quality = calibration_of(scores, source)
         threshold = outlier_threshold(_num_classes(ours, scores), *_delta(options, scores, quality))
-        outliers = judged & (np.where(recorded, max_score, np.inf) <= threshold)
+        mislabeled, outliers = purification_flags(predicted, np.where(recorded, max_score, np.nan), scores.labels,
+                                                  threshold, judged=~_probes(scores, source))
         if not recorded.all():
             warnings.append(unrecorded_message(int((~recorded).sum()), ours.params))
         if options.purify and quality is not None and not separates(quality["noise_rate"]):
@@ -164,9 +164,9 @@ def _delta(options: SelectOptions, scores: ScoreSet, quality: dict | None) -> tu
 
 NO_SEPARATION = ("nothing is relabelled, flagged or removed as an outlier: on this set (typically 2-3 images per "
                  "identity) the scoring run cannot find wrong labels; prune only, or review by hand")
-NO_RELABEL = ("relabelling would break about as many labels as it fixes here (estimated precision x correction "
-              "too low, typical of few images per identity): the flagged images keep their label and are listed "
-              "for `reidprune review`; pass --relabel all to relabel anyway")
+NO_RELABEL = ("relabelling is not expected to fix more labels than it breaks here (estimated precision x correction "
+              "too low, typical of few images per identity, or fewer than 100 probes to tell): the flagged images "
+              "keep their label and are listed for `reidprune review`; pass --relabel all to relabel anyway")
 
 
 def quality_line(quality: dict, flagged: int) -> str:

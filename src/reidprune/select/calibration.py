@@ -172,7 +172,7 @@ def probe_delta(probe_max_scores: np.ndarray, share: float = OUTLIER_SHARE) -> f
     smallest score sits near the ``1 / (m + 1)`` quantile): then 0.0, no image is an outlier.
     """
     scores = np.asarray(probe_max_scores, dtype=np.float64)
-    share = check_number(share, "outlier share", 0.0, 1.0)
+    share = check_number(share, "outlier share", 0.0, 1.0)  # 1 / OUTLIER_SHARE = SUPPORT_PROBES
     if share <= 0:
         return 0.0
     scores = scores[np.isfinite(scores)]
@@ -181,13 +181,22 @@ def probe_delta(probe_max_scores: np.ndarray, share: float = OUTLIER_SHARE) -> f
     return float(np.quantile(scores, share, method="lower"))
 
 
-def relabel_pays(precision: float, correction: float) -> bool:
+#: fewer probes leave the noise-rate bound too coarse to act on (its sets hold >= 20% of them, so
+#: clean samples can fill them): below this the estimates are shown but nothing is relabelled
+SUPPORT_PROBES = 100
+
+
+def relabel_pays(precision: float, correction: float, probes: int = SUPPORT_PROBES) -> bool:
     """Whether relabelling the flagged samples is expected to fix more labels than it breaks.
 
     A flagged sample is wrong with probability ``precision``; relabelling it then fixes it with
     probability ``correction``, and relabelling a right one breaks it: the expected gain per
-    relabel is ``precision * correction - (1 - precision)``.
+    relabel is ``precision * correction - (1 - precision)``. The precision is an estimate from an
+    upper bound on the noise rate: with fewer than :data:`SUPPORT_PROBES` probes that bound is too
+    coarse to act on, and the answer is no.
     """
+    if probes < SUPPORT_PROBES:
+        return False
     for name, value in (("precision", precision), ("correction", correction)):
         if not (isinstance(value, (int, float)) and math.isfinite(value) and 0 <= value <= 1):
             raise ReidPruneError(f"{name} must be a share in [0, 1], got {value!r}")

@@ -150,3 +150,29 @@ def relabel_fraction_warning(relabelled: int, total: int, limit: float = 0.25) -
     return (f"{relabelled / total:.0%} of the training set ({relabelled} of {total}) was relabelled, far more "
             "than the label noise of real datasets (a few %): the scoring model is probably under-trained; "
             "score with more epochs (--epochs / --score-epochs) or --weights, or pass --no-purify to prune only")
+
+
+def purification_flags(predicted: np.ndarray, max_score: np.ndarray, labels: np.ndarray, threshold: float,
+                       judged: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The paper's purification on stored soft-label summaries: ``(mislabeled, outliers)`` masks.
+
+    Parameters
+    ----------
+    predicted: ``(N,)`` argmax of each soft label.
+    max_score: ``(N,)`` max of each soft label (NaN: never recorded).
+    labels: ``(N,)`` the given labels.
+    threshold: the absolute outlier threshold (:func:`outlier_threshold`).
+    judged: ``(N,)`` bool, the samples that may be flagged at all (not the unrecorded ones nor the
+        scoring run's probes); None = every recorded one.
+
+    Returns
+    -------
+    mislabeled: judged samples whose argmax differs from their label.
+    outliers: judged samples whose max score is at most ``threshold``.
+    """
+    scores = np.asarray(max_score, dtype=np.float64)
+    recorded = np.isfinite(scores)
+    judged = recorded if judged is None else as_bool_mask(judged, len(scores), name="judged mask") & recorded
+    mislabeled = judged & (np.asarray(predicted) != np.asarray(labels))
+    outliers = judged & (np.where(recorded, scores, np.inf) <= threshold)
+    return mislabeled, outliers
