@@ -397,3 +397,27 @@ def test_scores_with_labels_that_are_not_integers(world, scored, tmp_path):
     with open(bad, "wb") as fh:
         np.savez(fh, **arrays)
     assert_error(invoke("prune", world, "--scores", bad, "--out", tmp_path / "o"), "labels")
+
+
+@pytest.mark.parametrize("device, needle", [("cuda:3", "no CUDA GPU"), ("mps", "not supported"),
+                                            ("meta", "not supported"), ("tpu", "unknown device")])
+def test_a_device_this_machine_lacks_is_one_line_before_training(world, tmp_path, device, needle):
+    out = tmp_path / "out"
+    assert_error(invoke("score", world, "--out", out, "--preset", "small", "--device", device, "-q"), needle)
+    assert not (out / "checkpoints").exists()
+
+
+def test_run_refuses_a_bad_decisions_file_before_scoring(world, tmp_path):
+    bad = tmp_path / "review.sqlite"
+    bad.write_bytes(b"")
+    out = tmp_path / "out"
+    assert_error(invoke("run", world, "--out", out, "--preset", "small", "--decisions", bad, "-q"), "is empty")
+    assert not (out / "checkpoints").exists() and not (out / "scores.npz").exists()
+    assert bad.read_bytes() == b""
+
+
+def test_a_diverging_training_stops_and_says_which_option(world, tmp_path):
+    out = tmp_path / "out"
+    assert_error(invoke("score", world, "--out", out, "--preset", "small", "--lr", "1000", "--epochs", "3", "-q"),
+                 "lower the learning rate (--lr")
+    assert not (out / "scores.npz").exists()
