@@ -150,6 +150,7 @@ def replay_default(npz: Path) -> dict:
     best = monitor.finish()
     soft_labels = torch.softmax(recorder.mean_logits().double(), 1).numpy()
     predicted, top = soft_labels.argmax(1), soft_labels.max(1)
+    predicted = np.where(predicted != trained, monitor.proposed, predicted)  # as pipeline.scoring does
     judged = ~probe
     able = separates(best.noise_rate)  # else nothing is flagged, relabelled or removed (pipeline.selecting)
     delta = probe_delta(top[probe])

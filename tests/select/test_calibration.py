@@ -129,3 +129,29 @@ def test_probe_monitor_stops_past_the_best_window_and_rolls_back():
 
 def test_relabelling_needs_a_hundred_probes_of_support():
     assert relabel_pays(0.95, 0.95, probes=100) and not relabel_pays(0.95, 0.95, probes=99)
+
+
+def test_proposals_use_every_epoch_trained_but_never_the_given_label():
+    """Sample 0 (given class 2, truly 1) is flagged in epoch 1 with argmax 0; epochs 2-3 learn it is
+    class 1 while memorising its given label 2: the proposal is 1, not 0 (the window's) nor 2."""
+    true = np.repeat(np.arange(3), 10)
+    trained = true.copy()
+    probes = np.zeros(30, bool)
+    probes[[10, 20]] = True
+    trained[10], trained[20] = 2, 0
+    trained[0] = 2  # a real wrong label among the others
+    first = np.full((30, 3), -5.0)
+    first[np.arange(30), true] = 5.0
+    first[0] = [5.0, 0.0, -5.0]
+    later = np.full((30, 3), -5.0)
+    later[np.arange(30), trained] = 30.0  # memorised
+    later[0] = [-20.0, 25.0, 30.0]
+    later[10], later[20] = [-20.0, 25.0, 30.0], [30.0, -20.0, 25.0]
+    recorder = LogitRecorder(30, 3)
+    monitor = ProbeMonitor(recorder, trained, true, probes, patience=2)
+    for epoch, logits in enumerate((first, later, later), start=1):
+        _feed(recorder, logits)
+        monitor.on_epoch_end(epoch)
+    best = monitor.finish()
+    assert best.epoch == 1 and monitor.proposed[0] == 1
+    assert best.correction == pytest.approx(1.0)  # both probes' proposals are their true class

@@ -10,8 +10,16 @@ to that window.
 
 ``patience`` is how far past a peak the search looks, not a threshold on the data: a window
 only wins on the probes' evidence.
+
+The epochs after the window still help to *correct*: the model keeps learning the identities
+while it memorises the wrong labels, and memorisation only raises the score of the given label.
+So the proposed identity of a flagged image is the best class other than its given label in the
+soft labels of every epoch trained (:attr:`ProbeMonitor.proposed`), and the correction estimate
+is measured on the probes the same way.
 """
 from __future__ import annotations
+
+from dataclasses import replace
 
 import numpy as np
 import torch
@@ -49,6 +57,7 @@ class ProbeMonitor:
         self.noise_rate = 1.0  # the tightest bound so far
         self._snapshots: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
         self.stop_epoch: int | None = None
+        self.proposed: np.ndarray | None = None  # after finish(): each sample's best class but its label
 
     @property
     def others(self) -> int:
@@ -86,23 +95,42 @@ class ProbeMonitor:
         with no lower recall and no lower recall per flag above another."""
         by_epoch = {e.epoch: e for e in self.history}
 
-        def dominated(a: ProbeEstimate) -> bool:
-            return any(b.epoch != a.epoch and b.recall >= a.recall
-                       and b.recall * max(a.flagged, 1) >= a.recall * max(b.flagged, 1)
-                       for b in by_epoch.values() if b.epoch in self._snapshots)
+        def dominated(a: ProbeEstimate) -> bool:  # ties keep the earlier window, as best() does
+            def beats(b: ProbeEstimate) -> bool:
+                recall, per_flag = b.recall - a.recall, b.recall * max(a.flagged, 1) - a.recall * max(b.flagged, 1)
+                return recall >= 0 and per_flag >= 0 and (recall > 0 or per_flag > 0 or b.epoch < a.epoch)
+            return any(b.epoch != a.epoch and beats(b) for b in by_epoch.values() if b.epoch in self._snapshots)
 
         for epoch in sorted(self._snapshots):
             if epoch != self.history[-1].epoch and dominated(by_epoch[epoch]):
                 del self._snapshots[epoch]
 
     def finish(self) -> ProbeEstimate:
-        """Roll the recorder back to the best window and return its estimate."""
+        """Roll the recorder back to the best window and return its estimate (its correction
+        measured with the proposals of every epoch trained, :attr:`proposed`)."""
         best = self.best()
         if best is None:
             raise ReidPruneError("the calibrated stop judged no epoch: was the recorder fed?")
+        self.proposed = self._proposals()
         sums, counts = self._snapshots[best.epoch]
         self.recorder.restore(sums, counts, best.epoch)
+        flagged = self.probes & (self._argmax() != self.trained)
+        if flagged.any():
+            right = float((self.proposed[flagged] == self.true[flagged]).mean())
+            best = replace(best, correction=min(1.0, right / max(1e-9, 1.0 - best.noise_rate)))
         return best
+
+    def _soft(self) -> torch.Tensor:
+        mean = self.recorder.mean_logits(allow_missing=True).double()
+        return torch.softmax(torch.where(torch.isfinite(mean).all(1)[:, None], mean, 0.0), 1)
+
+    def _argmax(self) -> np.ndarray:
+        return self._soft().argmax(1).numpy()
+
+    def _proposals(self) -> np.ndarray:
+        soft = self._soft()
+        soft[torch.arange(len(soft)), torch.as_tensor(self.trained)] = -1.0
+        return soft.argmax(1).numpy()
 
     def state_dict(self) -> dict:
         return {"history": [e.as_dict() for e in self.history], "noise_rate": self.noise_rate,

@@ -240,6 +240,9 @@ def _add_calibration(ours: MethodScores, monitor: ProbeMonitor, best, epochs: in
     between the two)."""
     probe = monitor.probes
     max_score, predicted = ours.extras["max_score"], ours.extras["predicted"]
+    # flagged by the window, corrected with every epoch trained (see dynamics.probe_stop)
+    predicted = np.where(predicted != trained, monitor.proposed, predicted)
+    ours.extras["predicted"] = predicted
     ours.extras["probe"] = probe
     ours.extras["probe_label"] = np.where(probe, trained, -1)
     ours.extras["probe_similar"] = similar
