@@ -33,14 +33,14 @@ def _recipe(path: Path) -> str:
     return "\n\n".join(textwrap.dedent(r).strip("\n") for r in regions) + "\n"
 
 
-@pytest.mark.parametrize("heading, example", [
-    ("### The recorder in your own training loop", "plain_loop.py"),
-    ("### The recorder in a Lightning Trainer", "lightning_callback.py"),
-    ("### Training with torchreid on the pruned set", "torchreid_style.py"),
-    ("### Training with FastReID on the pruned set", "fastreid_style.py"),
+@pytest.mark.parametrize("document, heading, example", [
+    ("README.md", "### The recorder in your own training loop", "plain_loop.py"),
+    ("README.md", "### The recorder in a Lightning Trainer", "lightning_callback.py"),
+    ("docs/recipes.md", "### Training with torchreid on the pruned set", "torchreid_style.py"),
+    ("docs/recipes.md", "### Training with FastReID on the pruned set", "fastreid_style.py"),
 ])
-def test_readme_shows_the_recipe_lines_of_each_example(heading, example):
-    text = README.read_text()
+def test_docs_show_the_recipe_lines_of_each_example(document, heading, example):
+    text = (ROOT / document).read_text()
     section = text[text.index(heading):]
     assert f"examples/{example}" in section[:section.find("```")]
     code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
