@@ -139,7 +139,14 @@ def replay_default(npz: Path) -> dict:
     true, flipped, outlier = d["true"], d["flipped"].astype(bool), d["outlier"].astype(bool)
     n, c = S.shape[1:]
     recorder = LogitRecorder(n, c)
-    monitor = ProbeMonitor(recorder, trained, noisy, probe)
+    if "similar" in d.files:
+        similar = d["similar"].astype(bool)
+    else:  # cells run before the file kept it: the draw does not depend on which classes are similar
+        from reidprune.data.noise import choose_probes
+
+        again, _, similar = choose_probes(noisy, c, int(probe.sum()), 0, nearest=(np.arange(c) + 1) % c)
+        assert np.array_equal(again, probe), "the probes cannot be drawn again"
+    monitor = ProbeMonitor(recorder, trained, noisy, probe, similar=similar)
     for e in range(len(S)):
         recorder.sums += torch.as_tensor(S[e])
         recorder.counts += torch.as_tensor(K[e]).long()
@@ -152,7 +159,7 @@ def replay_default(npz: Path) -> dict:
     predicted, top = soft_labels.argmax(1), soft_labels.max(1)
     predicted = np.where(predicted != trained, monitor.proposed, predicted)  # as pipeline.scoring does
     judged = ~probe
-    able = separates(best.noise_rate)  # else nothing is flagged, relabelled or removed (pipeline.selecting)
+    able = separates(best.separation)  # else nothing is flagged, relabelled or removed (pipeline.selecting)
     delta = probe_delta(top[probe])
     flagged, outliers = purification_flags(predicted, top, noisy, delta, judged=judged & able)
     relabel = relabel_pays(best.precision, best.correction, best.probes) and able
@@ -163,17 +170,11 @@ def replay_default(npz: Path) -> dict:
                                                  / max(1, (~outlier & judged).sum())), 4),
                 "outliers_true": int((outliers & outlier).sum()) if outlier.any() else None})
     estimated = {**best.as_dict(), "delta": delta, "relabel_pays": relabel}
-    if "similar" in d.files:
-        similar = d["similar"].astype(bool)
-    else:  # cells run before the file kept it: the draw does not depend on which classes are similar
-        from reidprune.data.noise import choose_probes
-
-        again, _, similar = choose_probes(noisy, c, int(probe.sum()), 0, nearest=(np.arange(c) + 1) % c)
-        assert np.array_equal(again, probe), "the probes cannot be drawn again"
     for kind, mask in (("random", probe & ~similar), ("similar", similar)):
         if mask.any():
             estimated[f"recall_{kind}"] = float((predicted[mask] != trained[mask]).mean())
-    return {"default": out, "estimated": {k: estimated[k] for k in ("probes", "noise_rate", "precision", "recall",
+    return {"default": out, "estimated": {k: estimated[k] for k in ("probes", "noise_rate", "noise_rate_upper", "separation",
+                                                                    "precision", "recall",
                                                                     "correction", "f1", "delta", "relabel_pays",
                                                                     "recall_random", "recall_similar")
                                        if k in estimated},

@@ -80,17 +80,17 @@ def test_the_probes_decide_what_is_done(probed):
     """Relabel only when it pays; nothing at all when the soft labels do not separate."""
     _, _, scores = probed
     options = SelectOptions(fraction=0.1, max_outlier_fraction=1.0)
-    paying = decide(_with_quality(scores, noise_rate=0.1, relabel_pays=True, delta=0.0), options)
+    paying = decide(_with_quality(scores, noise_rate=0.1, relabel_pays=True, delta=0.0, separation=9.0), options)
     kept_flagged = paying.mislabeled & ~paying.outliers & (paying.selection.status != "pruned")
     assert paying.selection.counts()["relabelled"] == int(kept_flagged.sum()) > 0
     assert any("estimated on 30 probes" in note for note in paying.notes)
-    costly = decide(_with_quality(scores, noise_rate=0.1, relabel_pays=False, delta=0.0), options)
+    costly = decide(_with_quality(scores, noise_rate=0.1, relabel_pays=False, delta=0.0, separation=9.0), options)
     assert costly.selection.counts()["relabelled"] == 0 and costly.mislabeled.any()  # flagged for review only
     assert any("not expected to fix more labels than it breaks" in w for w in costly.warnings)
-    forced = decide(_with_quality(scores, noise_rate=0.1, relabel_pays=False, delta=0.0),
+    forced = decide(_with_quality(scores, noise_rate=0.1, relabel_pays=False, delta=0.0, separation=9.0),
                     SelectOptions(fraction=0.1, max_outlier_fraction=1.0, relabel="all"))
     assert forced.selection.counts()["relabelled"] > 0
-    blind = decide(_with_quality(scores, noise_rate=0.8, relabel_pays=False, delta=0.5), options)
+    blind = decide(_with_quality(scores, noise_rate=0.8, relabel_pays=False, delta=0.5, separation=0.5), options)
     assert not blind.mislabeled.any() and not blind.outliers.any()
     assert blind.selection.counts()["relabelled"] == 0 and blind.selection.counts()["outlier"] == 0
     assert any("cannot find wrong labels" in w for w in blind.warnings)

@@ -155,3 +155,25 @@ def test_proposals_use_every_epoch_trained_but_never_the_given_label():
     best = monitor.finish()
     assert best.epoch == 1 and monitor.proposed[0] == 1
     assert best.correction == pytest.approx(1.0)  # both probes' proposals are their true class
+
+
+def test_separation_compares_the_probes_flag_rate_with_the_others():
+    from reidprune.select.calibration import separates
+
+    # 3 classes, 40 samples; 4 probes all found; the others: 2 of 36 flagged -> gap 0.94 over a tiny SE
+    true = np.repeat(np.arange(4), 10)
+    probes = np.zeros(40, bool)
+    probes[[0, 10, 20, 30]] = True
+    trained = true.copy()
+    trained[probes] = (true[probes] + 1) % 4
+    soft = np.full((40, 4), 0.02)
+    soft[np.arange(40), true] = 0.94
+    soft[[1, 2]] = [0.02, 0.94, 0.02, 0.02]  # two others flagged
+    found = estimate(soft, trained, true, probes)
+    assert found.recall == 1.0 and found.flagged == 2
+    se = np.sqrt((2 / 36) * (34 / 36) / 4)
+    assert found.separation == pytest.approx((1.0 - 2 / 36) / se) and separates(found.separation)
+    # everything flagged alike: no separation
+    alike = np.tile([0.26, 0.25, 0.25, 0.24], (40, 1))
+    alike[:10] = [0.24, 0.27, 0.25, 0.24]  # class-0 samples look like class 1: every image is flagged
+    assert not separates(estimate(alike, trained, true, probes).separation)

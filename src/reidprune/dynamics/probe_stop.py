@@ -37,17 +37,19 @@ class ProbeMonitor:
     trained_labels: ``(N,)`` the labels the run trains with (probes hold their wrong label).
     true_labels: ``(N,)`` the given labels.
     probes: ``(N,)`` bool mask of the probes (at least one).
+    similar: ``(N,)`` bool, the probes given the most similar identity (None: all random).
     patience: epochs without a better window before stopping.
     ends_training: stop the run at the stop (else only judge, e.g. for a benchmark that
         records every epoch).
     """
 
     def __init__(self, recorder, trained_labels, true_labels, probes, patience: int = 2,
-                 ends_training: bool = True):
+                 ends_training: bool = True, similar=None):
         self.recorder = recorder
         self.trained = np.asarray(trained_labels, dtype=np.int64)
         self.true = np.asarray(true_labels, dtype=np.int64)
         self.probes = np.asarray(probes, dtype=bool)
+        self.similar = None if similar is None else np.asarray(similar, dtype=bool)
         if not self.probes.any():
             raise ReidPruneError("the calibrated stop needs at least one probe")
         if patience < 1:
@@ -55,6 +57,7 @@ class ProbeMonitor:
         self.patience, self.ends_training = patience, ends_training
         self.history: list[ProbeEstimate] = []
         self.noise_rate = 1.0  # the tightest bound so far
+        self.noise_rate_upper = 1.0  # the same from the similar-identity probes alone
         self._snapshots: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
         self.stop_epoch: int | None = None
         self.proposed: np.ndarray | None = None  # after finish(): each sample's best class but its label
@@ -64,8 +67,9 @@ class ProbeMonitor:
         return int((~self.probes).sum())
 
     def judged(self) -> list[ProbeEstimate]:
-        """Every window so far, judged with the tightest noise-rate bound."""
-        return [e.with_noise_rate(self.noise_rate, self.others) for e in self.history]
+        """Every window so far, judged with the tightest noise-rate bounds."""
+        return [replace(e.with_noise_rate(self.noise_rate, self.others),
+                        noise_rate_upper=max(self.noise_rate, self.noise_rate_upper)) for e in self.history]
 
     def best(self) -> ProbeEstimate | None:
         judged = [e for e in self.judged() if e.epoch in self._snapshots]
@@ -81,9 +85,10 @@ class ProbeMonitor:
         mean = self.recorder.mean_logits(allow_missing=True).double()
         recorded = torch.isfinite(mean).all(1)
         soft = torch.softmax(torch.where(recorded[:, None], mean, 0.0), 1).numpy()
-        found = estimate(soft, self.trained, self.true, self.probes, epoch)
+        found = estimate(soft, self.trained, self.true, self.probes, epoch, self.similar)
         self.history.append(found)
         self.noise_rate = min(self.noise_rate, found.noise_rate)
+        self.noise_rate_upper = min(self.noise_rate_upper, found.noise_rate_upper)
         self._snapshots[epoch] = (self.recorder.sums.detach().cpu().clone(), self.recorder.counts.detach().cpu().clone())
         self._forget_dominated()
         best = self.best()
@@ -134,11 +139,13 @@ class ProbeMonitor:
 
     def state_dict(self) -> dict:
         return {"history": [e.as_dict() for e in self.history], "noise_rate": self.noise_rate,
+                "noise_rate_upper": self.noise_rate_upper,
                 "stop_epoch": self.stop_epoch or 0,
                 "snapshots": {str(k): [s, c] for k, (s, c) in self._snapshots.items()}}
 
     def load_state_dict(self, state: dict) -> None:
         self.history = [ProbeEstimate(**d) for d in state["history"]]
         self.noise_rate = float(state["noise_rate"])
+        self.noise_rate_upper = float(state.get("noise_rate_upper", 1.0))
         self.stop_epoch = int(state["stop_epoch"]) or None
         self._snapshots = {int(k): (v[0], v[1]) for k, v in state["snapshots"].items()}

@@ -150,7 +150,8 @@ def _main_run(ctx: _Context, methods: set[str]) -> list[MethodScores]:
             monitor = ScoringMonitor(recorder, accuracy, trained_labels, rule, ends_training=ends_training)
             callbacks.append(monitor)
         if probes is not None:
-            probe_monitor = ProbeMonitor(recorder, trained_labels, ctx.labels, probes, ends_training=ends_training)
+            probe_monitor = ProbeMonitor(recorder, trained_labels, ctx.labels, probes, ends_training=ends_training,
+                                         similar=similar)
             callbacks.append(probe_monitor)
     # after the monitors: an adaptive stop before epoch T takes EL2N / GraNd at the stop
     snapshot = _CESnapshot(ctx, opts.T, "grand" in methods, probe_monitor or monitor) \

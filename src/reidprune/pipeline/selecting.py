@@ -75,9 +75,10 @@ def decide(scores: ScoreSet, options: SelectOptions) -> Decision:
                                                   threshold, judged=~_probes(scores, source))
         if not recorded.all():
             warnings.append(unrecorded_message(int((~recorded).sum()), ours.params))
-        if options.purify and quality is not None and not separates(quality["noise_rate"]):
+        if options.purify and quality is not None and not separates(quality.get("separation", 0.0)):
             notes.append(f"the {quality['probes']} probes show the soft labels do not tell wrong labels from right ones "
-                         f"here (the noise rate cannot be bounded below {quality['noise_rate']:.0%})")
+                         f"here: they are flagged about as often as the other images ({quality['recall']:.0%} "
+                         f"against {quality['flagged'] / max(1, len(scores.paths) - quality['probes']):.0%})")
             warnings.append(NO_SEPARATION)
             mislabeled = np.zeros(n, bool)
             if options.delta is None:
@@ -171,9 +172,12 @@ NO_RELABEL = ("relabelling is not expected to fix more labels than it breaks her
 
 def quality_line(quality: dict, flagged: int) -> str:
     """What the probes say about the decisions, in one line."""
+    upper = quality.get("noise_rate_upper", quality["noise_rate"])
+    kinds = "".join(f", {quality[k]:.0%} of {k[7:]} ones" for k in ("recall_random", "recall_similar") if k in quality)
     return (f"estimated on {quality['probes']} probes (known wrong labels in the scoring run): noise rate "
-            f"~{quality['noise_rate']:.1%}; of the {flagged} flagged as mislabeled ~{quality['precision']:.0%} are "
-            f"wrong (precision); ~{quality['recall']:.0%} of the wrong labels are flagged (recall); "
+            f"~{quality['noise_rate']:.1%} (at most {upper:.1%} if every error is between look-alike identities); "
+            f"of the {flagged} flagged as mislabeled ~{quality['precision']:.0%} are "
+            f"wrong (precision); ~{quality['recall']:.0%} of the wrong labels are flagged (recall{kinds}); "
             f"~{quality['correction']:.0%} of the proposed labels are right; outlier threshold "
             f"{quality['delta']:.4g} (at most ~1% of ordinary images fall below it)")
 
