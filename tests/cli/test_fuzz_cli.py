@@ -210,6 +210,19 @@ def commands(draw):
     return command, data, scores, out, options
 
 
+def _copy_tree(source: Path, dest: Path) -> None:
+    """A copy that keeps the odd entries odd: links as links (dangling ones too), FIFOs as FIFOs."""
+    import stat
+
+    def copy(src, dst):
+        if stat.S_ISFIFO(os.lstat(src).st_mode):
+            os.mkfifo(dst)
+        else:
+            shutil.copy2(src, dst)
+
+    shutil.copytree(source, dest, symlinks=True, copy_function=copy)
+
+
 def _resolve(inputs, command, data, scores, out, options):
     work = inputs["root"] / f"case{next(_counter)}"
     work.mkdir()
@@ -219,10 +232,10 @@ def _resolve(inputs, command, data, scores, out, options):
     (work / "a_file").write_text("not a folder")
     # never let a case write into the shared inputs: copy the earlier output first
     if out == "pruned" or "pruned" in options:
-        shutil.copytree(inputs["pruned"], work / "pruned")
+        _copy_tree(inputs["pruned"], work / "pruned")
         places["pruned"] = work / "pruned"
     if out == "dataset" or "dataset" in options:
-        shutil.copytree(data_path, work / "data")
+        _copy_tree(data_path, work / "data")
         data_path = places["dataset"] = work / "data"
     options = [str(places[o]) if isinstance(o, str) and o in places and o != "file" else o for o in options]
     target = places[out]
