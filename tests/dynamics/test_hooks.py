@@ -11,7 +11,7 @@ from reidprune.dynamics.topk import TopKLogitRecorder
 from reidprune.dynamics.trackers import AUMTracker, ForgettingTracker, LossEMATracker
 from reidprune.errors import ReidPruneError
 from reidprune.models.reid import build_model
-from reidprune.pipeline.stopping import EpochAccuracy
+from reidprune.dynamics.stopping import EpochAccuracy
 from reidprune.train import loop
 from reidprune.train.config import cpu_quick_config
 

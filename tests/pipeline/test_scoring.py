@@ -150,7 +150,7 @@ def test_aum_alone_needs_no_main_run(tiny_world):
 
 
 def test_adaptive_stop_ends_the_run_and_records_why(tiny_world):
-    from reidprune.pipeline.stopping import StopRule
+    from reidprune.dynamics.stopping import StopRule
 
     table, images = tiny_world()
     rule = StopRule(min_epochs=1, stable_spearman=0.01, stable_changes=0.99)  # stable at once
@@ -163,7 +163,7 @@ def test_adaptive_stop_ends_the_run_and_records_why(tiny_world):
 def test_adaptive_stop_takes_el2n_and_grand_at_the_stop(tiny_world):
     """Issue 25: EL2N / GraNd riding on a classify-mode main run used to be taken only at epoch T,
     which an adaptive stop never reaches (``TypeError`` in the score store)."""
-    from reidprune.pipeline.stopping import StopRule
+    from reidprune.dynamics.stopping import StopRule
 
     table, images = tiny_world()
     rule = StopRule(min_epochs=1, stable_spearman=0.01, stable_changes=0.99)  # stops at epoch 2

@@ -15,7 +15,7 @@ from reidprune.run_key import run_key
 from reidprune.train.config import TrainConfig
 
 if TYPE_CHECKING:
-    from reidprune.pipeline.stopping import StopRule
+    from reidprune.dynamics.stopping import StopRule
 
 #: How a step prints: ``echo(text)`` a result line, ``echo(text, err=True)`` a progress note
 #: (``click.echo`` fits).
@@ -32,7 +32,7 @@ METHODS = ("entropy", "entropy_knn", "random", "el2n", "grand", "forgetting", "p
 
 
 def _default_stop_rule() -> StopRule:
-    from reidprune.pipeline.stopping import StopRule  # numpy and torch: only when options are built
+    from reidprune.dynamics.stopping import StopRule  # numpy and torch: only when options are built
 
     return StopRule()
 
@@ -61,7 +61,7 @@ class ScoreOptions:
         restored afterwards. ``"fixed"`` records exactly T epochs (the paper); ``"auto"`` stops the recorder (and
         the main run, when it is T epochs long) at the first epoch where the ranking is stable
         or the model starts memorising the given labels, T being the cap (see
-        :mod:`reidprune.pipeline.stopping`). Per-epoch diagnostics are recorded either way.
+        :mod:`reidprune.dynamics.stopping`). Per-epoch diagnostics are recorded either way.
     stop_rule: the thresholds of the ``"auto"`` stop.
     probe_fraction: the share of the set made probes (``"probes"``; at most 400, one per identity).
     train_to_cap: benchmarks only: train every epoch of ``train.epochs`` even after the stop (the

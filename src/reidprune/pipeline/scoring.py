@@ -32,7 +32,7 @@ from reidprune.models.reid import build_model
 from reidprune.pipeline.options import CE_RUNS, FULL_RUN, MAIN_RUN, METHODS, ScoreOptions  # noqa: F401 (METHODS: public here too)
 from reidprune.data.noise import choose_probes, nearest_classes, probe_count
 from reidprune.dynamics.probe_stop import ProbeMonitor
-from reidprune.pipeline.stopping import EpochAccuracy, ScoringMonitor
+from reidprune.dynamics.stopping import EpochAccuracy, ScoringMonitor
 from reidprune.select.calibration import MIN_PROBES, probe_delta, relabel_pays
 from reidprune.scores import aum as aum_mod
 from reidprune.scores.confident import confident_learning_issues, kfold_indices

@@ -90,7 +90,7 @@ def cpu_scoring_config(**changes) -> TrainConfig:
     smoothing 0.1 on shuffled batches, horizontal flips only. Measured on CUHK03 with 20% noise
     (bench/cuhk03_dynamics.py), this recipe's soft labels find wrong labels best a few epochs in,
     before the model memorises them; ``epochs`` is the cap of the adaptive stop
-    (:mod:`reidprune.pipeline.stopping`), which ends the run there.
+    (:mod:`reidprune.dynamics.stopping`), which ends the run there.
     """
     base = TrainConfig(mode="classify", backbone="mobilenetv2", pretrained=True, height=128, width=64, epochs=12,
                        warmup_iters=0, weight_decay=0.0, milestones=(), label_smoothing=0.1,

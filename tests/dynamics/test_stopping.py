@@ -7,7 +7,7 @@ import torch
 
 from reidprune.dynamics.recorder import LogitRecorder
 from reidprune.errors import ReidPruneError
-from reidprune.pipeline.stopping import (EpochAccuracy, EpochDiagnostics, ScoringMonitor, StopRule, diagnose,
+from reidprune.dynamics.stopping import (EpochAccuracy, EpochDiagnostics, ScoringMonitor, StopRule, diagnose,
                                          memorised_share, spearman, stop_reason)
 
 
