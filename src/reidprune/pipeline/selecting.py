@@ -86,6 +86,10 @@ def decide(scores: ScoreSet, options: SelectOptions) -> Decision:
             relabel = False
         elif options.purify and quality is not None:
             notes.append(quality_line(quality, int(mislabeled.sum())))
+            if not separates(quality.get("separation_similar", quality.get("separation", 0.0))):
+                warnings.append("errors between look-alike identities are not found here: the probes given a "
+                                "similar identity's label are flagged about as often as the other images, so the "
+                                "flags are mostly random label errors; check look-alikes by hand")
             if options.relabel == "auto" and not quality["relabel_pays"]:
                 relabel = False
                 warnings.append(NO_RELABEL)

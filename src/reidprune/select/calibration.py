@@ -68,6 +68,7 @@ class ProbeEstimate:
         similar, as the probes are, and can fall below the truth when they are all similar).
     separation: how many standard errors the probes' flag rate exceeds the others' (a detector that
         cannot tell wrong labels from right ones flags both alike: about 0).
+    separation_similar: the same for the similar-identity probes alone (the hardest errors).
     """
 
     epoch: int
@@ -80,6 +81,7 @@ class ProbeEstimate:
     f1: float
     noise_rate_upper: float = 1.0
     separation: float = 0.0
+    separation_similar: float = 0.0
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -89,7 +91,7 @@ class ProbeEstimate:
         precision = precision_estimate(noise_rate, others, self.recall, self.flagged)
         return ProbeEstimate(self.epoch, self.probes, self.recall, self.correction, noise_rate,
                              self.flagged, precision, f1_estimate(noise_rate, others, self.recall, self.flagged),
-                             max(noise_rate, self.noise_rate_upper), self.separation)
+                             max(noise_rate, self.noise_rate_upper), self.separation, self.separation_similar)
 
 
 def noise_rate_bound(given_prob: np.ndarray, probe_given_prob: np.ndarray, set_probes: int = SET_PROBES) -> float:
@@ -176,12 +178,15 @@ def estimate(soft: np.ndarray, trained_labels: np.ndarray, true_labels: np.ndarr
     hardest = probes if similar is None or not (similar & probes).any() else (similar & probes)
     rho, rho_upper = bound(probes), bound(hardest)
     flag_rate = flagged / int(others.sum())
-    gap_se = float(np.sqrt(max(flag_rate * (1 - flag_rate), 1e-12) / int(probes.sum())))
+
+    def separation(kind: np.ndarray) -> float:
+        se = float(np.sqrt(max(flag_rate * (1 - flag_rate), 1e-12) / int(kind.sum())))
+        return (float((argmax[kind] != trained[kind]).mean()) - flag_rate) / se
     precision = precision_estimate(rho, int(others.sum()), recall, flagged)
     correction = min(1.0, correction / max(1e-9, 1.0 - rho))
     return ProbeEstimate(epoch, int(probes.sum()), recall, correction, rho, flagged,
                          precision, f1_estimate(rho, int(others.sum()), recall, flagged),
-                         max(rho, rho_upper), (recall - flag_rate) / gap_se)
+                         max(rho, rho_upper), separation(probes), separation(hardest))
 
 
 def probe_delta(probe_max_scores: np.ndarray, share: float = OUTLIER_SHARE) -> float:
