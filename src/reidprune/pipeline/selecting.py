@@ -17,15 +17,15 @@ from reidprune.export.seed_lists import write_seed_lists
 from reidprune.pipeline.options import SelectOptions
 from reidprune.scores.entropy import soft_label_statistics
 from reidprune.scores.store import MethodScores, ScoreSet
+from reidprune.select.calibration import separates
 from reidprune.select.decisions import apply_reviews, read_reviews
+from reidprune.select.defaults import PAPER_DELTA
+from reidprune.select.outlook import REDUNDANT_STRATEGY, outlook
 from reidprune.select.prune import SelectionReport, select_with_report
 from reidprune.select.purify import (outlier_fraction_warning, outlier_threshold, purification_flags,
                                      relabel_fraction_warning)
-from reidprune.select.calibration import separates
-from reidprune.select.outlook import REDUNDANT_STRATEGY, outlook
 from reidprune.select.selection import Selection
 from reidprune.select.strategies import prune_order
-from reidprune.select.defaults import PAPER_DELTA
 
 
 @dataclass
