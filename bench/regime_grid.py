@@ -36,7 +36,8 @@ import torch
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from subsample import shared_data, subsample_identities  # noqa: E402 (same folder)
+from cuhk03_dynamics import EpochDynamics  # noqa: E402 (same folder: per-epoch logit sums, counts, margins)
+from subsample import shared_data, subsample_identities  # noqa: E402
 
 from reidprune.atomic import write_json  # noqa: E402
 from reidprune.data.images import load_images  # noqa: E402
@@ -52,33 +53,6 @@ from reidprune.train.config import cpu_scoring_config  # noqa: E402
 from reidprune.train.loop import predict  # noqa: E402
 
 WORK = HERE.parent / "bench-work"
-
-
-class EpochLogits:
-    """A benchmark observer: each epoch's logit sums, visit counts and AUM margin sums."""
-
-    def __init__(self, n: int, c: int):
-        self.n, self.c, self.sums, self.counts, self.margins = n, c, [], [], []
-        self._new()
-
-    def _new(self):
-        self.s, self.k, self.m = torch.zeros(self.n, self.c), torch.zeros(self.n), torch.zeros(self.n)
-
-    def update(self, ids, logits, labels=None):
-        logits = logits.detach().float().cpu()
-        ids = ids.cpu()
-        self.s.index_add_(0, ids, logits)
-        self.k.index_add_(0, ids, torch.ones(len(ids)))
-        labels = labels.cpu()
-        given = logits.gather(1, labels[:, None]).squeeze(1)
-        other = logits.scatter(1, labels[:, None], float("-inf")).max(1).values
-        self.m.index_add_(0, ids, given - other)
-
-    def end_epoch(self):
-        self.sums.append(self.s.numpy().copy())
-        self.counts.append(self.k.numpy().copy())
-        self.margins.append(self.m.numpy().copy())
-        self._new()
 
 
 class StopEmbeddings:
@@ -200,7 +174,7 @@ def run_cell(name: str, noise: float, kind: str, seed: int, cap: int) -> dict:
         kinds = dict(zip(truth["path"].tolist(), truth["kind"].tolist()))
         outlier = np.array([kinds[p] in ("two_people", "occlusion", "truncation") for p in train.relative_paths()])
     table = train.with_labels(noisy)
-    epochs = EpochLogits(len(train), train.num_classes)
+    epochs = EpochDynamics(len(train), train.num_classes)
     holder = {}
     stop_emb = StopEmbeddings(images, lambda: holder.get("monitor"))
     options = ScoreOptions(("entropy",), config, stop="probes", seed=seed, train_to_cap=True)

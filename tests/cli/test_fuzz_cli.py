@@ -257,21 +257,25 @@ def _resolve(inputs, command, data, scores, out, options):
 @given(case=commands())
 def test_cli_ends_with_success_or_one_error_line(inputs, case):
     args = _resolve(inputs, *case)
+    result, shown = _run_cleanly(args)
+    if result.exit_code == 0 and args[0] in ("score", "run"):  # success: no silent garbage in what was written
+        _check_scores(Path(args[args.index("--out") + 1]) / "scores.npz", shown)
+
+
+def _run_cleanly(args):
+    """Run one command line; it must end with exit 0, or exit 2 and exactly one error line, never a
+    traceback. Returns the result and the command line with its output (for failure messages)."""
     result = invoke(*args)
     shown = f"reidprune {' '.join(map(str, args))}\n{result.output}"
-    if os.environ.get("REIDPRUNE_FUZZ_LOG"):
+    if os.environ.get("REIDPRUNE_FUZZ_LOG"):  # a summary line per case, to see what the fuzz reaches
         with open(os.environ["REIDPRUNE_FUZZ_LOG"], "a") as log:
-            log.write(f"{result.exit_code} {args[0]} {result.output.strip().splitlines()[-1:] }\n")
+            log.write(f"{result.exit_code} {args[0]} {result.output.strip().splitlines()[-1:]}\n")
     assert result.exception is None or isinstance(result.exception, SystemExit), \
         shown + "".join(__import__("traceback").format_exception(result.exception))
-    assert result.exit_code in (0, 2), shown
-    assert "Traceback" not in result.output, shown
-    if result.exit_code == 2:
-        ours = [line for line in result.output.splitlines() if line.startswith("error: ")]
-        clicks = [line for line in result.output.splitlines() if line.startswith("Error: ")]  # usage errors
-        assert len(ours) + len(clicks) == 1, shown
-    elif args[0] in ("score", "run"):  # success: no silent garbage in what was written
-        _check_scores(Path(args[args.index("--out") + 1]) / "scores.npz", shown)
+    assert result.exit_code in (0, 2) and "Traceback" not in result.output, shown
+    if result.exit_code == 2:  # ours ("error: ") or click's usage errors ("Error: ")
+        assert sum(line.startswith(("error: ", "Error: ")) for line in result.output.splitlines()) == 1, shown
+    return result, shown
 
 
 def _check_scores(path: Path, shown: str) -> None:
@@ -311,17 +315,8 @@ def test_trainings_end_cleanly_or_in_one_error_line(inputs, case):
     command, data, options = case
     work = inputs["root"] / f"case{next(_counter)}"
     args = [command, inputs["data"][data], "--out", work / "out", *options]
-    result = invoke(*args)
-    shown = f"reidprune {' '.join(map(str, args))}\n{result.output}"
-    if os.environ.get("REIDPRUNE_FUZZ_LOG"):
-        with open(os.environ["REIDPRUNE_FUZZ_LOG"], "a") as log:
-            log.write(f"{result.exit_code} T{command} {result.output.strip().splitlines()[-1:]}\n")
-    assert result.exception is None or isinstance(result.exception, SystemExit), \
-        shown + "".join(__import__("traceback").format_exception(result.exception))
-    assert result.exit_code in (0, 2) and "Traceback" not in result.output, shown
-    if result.exit_code == 2:
-        assert sum(line.startswith(("error: ", "Error: ")) for line in result.output.splitlines()) == 1, shown
-    else:
+    result, shown = _run_cleanly(args)
+    if result.exit_code == 0:
         _check_scores(work / "out" / "scores.npz", shown)
         if data == "odd_files":
             assert "not readable files" in result.output, shown  # the odd entries were counted aloud

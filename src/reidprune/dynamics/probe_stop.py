@@ -82,9 +82,7 @@ class ProbeMonitor:
     def on_epoch_end(self, epoch: int, model=None) -> None:
         if self.stop_epoch is not None or self.recorder.counts.sum() == 0:
             return
-        mean = self.recorder.mean_logits(allow_missing=True).double()
-        recorded = torch.isfinite(mean).all(1)
-        soft = torch.softmax(torch.where(recorded[:, None], mean, 0.0), 1).numpy()
+        soft = self.recorder.soft_labels(allow_missing=True).numpy()
         found = estimate(soft, self.trained, self.true, self.probes, epoch, self.similar)
         self.history.append(found)
         self.noise_rate = min(self.noise_rate, found.noise_rate)
@@ -125,15 +123,11 @@ class ProbeMonitor:
             best = replace(best, correction=min(1.0, right / max(1e-9, 1.0 - best.noise_rate)))
         return best
 
-    def _soft(self) -> torch.Tensor:
-        mean = self.recorder.mean_logits(allow_missing=True).double()
-        return torch.softmax(torch.where(torch.isfinite(mean).all(1)[:, None], mean, 0.0), 1)
-
     def _argmax(self) -> np.ndarray:
-        return self._soft().argmax(1).numpy()
+        return self.recorder.soft_labels(allow_missing=True).argmax(1).numpy()
 
     def _proposals(self) -> np.ndarray:
-        soft = self._soft()
+        soft = self.recorder.soft_labels(allow_missing=True)
         soft[torch.arange(len(soft)), torch.as_tensor(self.trained)] = -1.0
         return soft.argmax(1).numpy()
 

@@ -79,6 +79,12 @@ class LogitRecorder(SampleTracker):
                 "or disable mixed precision")
         return mean
 
-    def soft_labels(self) -> torch.Tensor:
-        """Softmax of the mean logits (Eq. 1 of the paper), N x C."""
-        return torch.softmax(self.mean_logits().double(), dim=1).float()
+    def soft_labels(self, allow_missing: bool = False) -> torch.Tensor:
+        """Softmax of the mean logits (Eq. 1 of the paper), N x C.
+
+        With ``allow_missing=True`` a sample never recorded gets the uniform soft label (float64;
+        what the per-epoch stop rules read while a window is still filling)."""
+        if not allow_missing:
+            return torch.softmax(self.mean_logits().double(), dim=1).float()
+        mean = self.mean_logits(allow_missing=True).double()
+        return torch.softmax(torch.where(torch.isfinite(mean).all(1)[:, None], mean, 0.0), dim=1)

@@ -188,9 +188,7 @@ class ScoringMonitor:
     def on_epoch_end(self, epoch: int, model=None) -> None:
         if self.stop_epoch is not None or self.recorder.counts.sum() == 0:
             return
-        mean = self.recorder.mean_logits(allow_missing=True).double()
-        recorded = torch.isfinite(mean).all(1)
-        soft = torch.softmax(torch.where(recorded[:, None], mean, 0.0), 1).numpy()
+        soft = self.recorder.soft_labels(allow_missing=True).numpy()
         diag, self._previous = diagnose(epoch, soft, self.labels, self.accuracy.history[-1], self._previous)
         self.history.append(diag)
         reason = stop_reason(diag, self.rule) if self.rule is not None else None
