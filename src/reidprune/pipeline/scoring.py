@@ -216,9 +216,9 @@ def _main_run(ctx: _Context, methods: set[str]) -> list[MethodScores]:
 
 
 def _choose_probes(ctx: _Context) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The probes, the labels the run trains with, and which probes took the most similar
-    identity's label. Half the probes take the most similar
-    identity's label (by the starting backbone's features) when it starts from ImageNet weights."""
+    """The probes, the labels the run trains with, and which probes took the most similar identity's
+    label: half of them do when the run starts from ImageNet weights, whose features (one evaluation
+    pass before training) say which identities look alike."""
     opts = ctx.options
     count = probe_count(ctx.labels, opts.probe_fraction)
     if count < MIN_PROBES:
