@@ -37,7 +37,7 @@ from reidprune.data.cache import image_rows
 from reidprune.pipeline.retrain import EvalImages, evaluate_model, train_model
 from reidprune.scores.entropy import soft_labels
 from reidprune.select.purify import find_outliers
-from reidprune.select.defaults import PRESET_DELTA
+from reidprune.presets import PRESETS
 from reidprune.train.config import cpu_train_config
 
 from cuhk03_noise import machine  # same folder
@@ -60,7 +60,7 @@ def training_set(condition: str, args, train, noisy_labels, workdir: Path, scori
     if cell == "aum":
         return noisy_labels, ~scores["aum"].extras["mislabeled"].astype(bool)
     soft = soft_labels(scores["entropy"].extras["mean_logits"].astype(np.float64))
-    return soft.argmax(1), ~find_outliers(soft, PRESET_DELTA["cpu"])
+    return soft.argmax(1), ~find_outliers(soft, PRESETS["cpu"].delta)
 
 
 def summarise(runs: dict) -> dict:
@@ -132,7 +132,7 @@ def main(argv=None) -> None:
                     "setting": {"retrain": f"cpu preset training, {args.epochs} epochs (lr x0.1 at {milestone}), "
                                            f"{args.size}, ImageNet MobileNetV2, {args.mode} mode",
                                 "scoring": "bench/cuhk03_pretrained.py cells 'ours' and 'aum' (128x64)",
-                                "delta": PRESET_DELTA["cpu"], "noise_seed": args.seed},
+                                "delta": PRESETS["cpu"].delta, "noise_seed": args.seed},
                     "summary": {k: summarise(v) for k, v in report["runs"].items()},
                     "machine": machine(), "reidprune": __version__})
                 write_json(args.out, report)

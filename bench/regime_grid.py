@@ -105,8 +105,8 @@ def replay_default(npz: Path) -> dict:
     the calibrated stop sees exactly the cumulative soft labels it saw in the run."""
     from reidprune.dynamics.probe_stop import ProbeMonitor
     from reidprune.dynamics.recorder import LogitRecorder
-    from reidprune.select.calibration import probe_delta, relabel_pays, separates
-    from reidprune.select.purify import purification_flags
+    from reidprune.select.calibration import probe_delta, relabel_pays, repeated_pair_share, separates
+    from reidprune.select.purify import purify
 
     d = np.load(npz)
     S, K, probe, trained, noisy = d["sums"], d["counts"], d["probe"].astype(bool), d["trained"], d["noisy"]
@@ -133,24 +133,29 @@ def replay_default(npz: Path) -> dict:
     predicted, top = soft_labels.argmax(1), soft_labels.max(1)
     predicted = np.where(predicted != trained, monitor.proposed, predicted)  # as pipeline.scoring does
     judged = ~probe
-    able = separates(best.separation)  # else nothing is flagged, relabelled or removed (pipeline.selecting)
+    able = separates(best.separation)  # else nothing is flagged, relabelled or removed
     delta = probe_delta(top[probe])
-    flagged, outliers = purification_flags(predicted, top, noisy, delta, judged=judged & able)
-    relabel = relabel_pays(best.precision, best.correction, best.probes) and able
+    quality = {**best.as_dict(), "delta": delta,
+               "relabel_pays": relabel_pays(best.precision, best.correction, best.probes)}
+    done = purify(predicted, top, noisy, delta, quality=quality, judged=judged)  # as `reidprune run` decides
+    flagged, outliers, relabel = done.mislabeled, done.outliers, done.relabel
     out = detection(flagged[judged], flipped[judged], predicted[judged], true[judged])
     out.update({"window": [1, best.epoch], "separates": able, "epochs_trained": int(monitor.stop_epoch or len(S)),
                 "relabelled": int((flagged & ~outliers).sum()) if relabel else 0, "outliers": int(outliers.sum()),
                 "outliers_of_clean": round(float((outliers & ~outlier)[judged].sum()
                                                  / max(1, (~outlier & judged).sum())), 4),
                 "outliers_true": int((outliers & outlier).sum()) if outlier.any() else None})
-    estimated = {**best.as_dict(), "delta": delta, "relabel_pays": relabel}
+    estimated = {**best.as_dict(), "delta": delta, "relabel_pays": relabel,
+                 "repeated_pairs": round(repeated_pair_share(noisy[judged], predicted[judged],
+                                                             (predicted != noisy)[judged])[0], 3)}
     for kind, mask in (("random", probe & ~similar), ("similar", similar)):
         if mask.any():
             estimated[f"recall_{kind}"] = float((predicted[mask] != trained[mask]).mean())
     return {"default": out, "estimated": {k: estimated[k] for k in ("probes", "noise_rate", "noise_rate_upper", "separation",
                                                                     "precision", "recall",
                                                                     "correction", "f1", "delta", "relabel_pays",
-                                                                    "recall_random", "recall_similar")
+                                                                    "recall_random", "recall_similar",
+                                                                    "repeated_pairs")
                                        if k in estimated},
             "history": [e.as_dict() for e in monitor.judged()]}
 

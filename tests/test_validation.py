@@ -3,10 +3,8 @@ import numpy as np
 import pytest
 
 from reidprune.errors import ReidPruneError
-from reidprune.validation import (
-    as_bool_mask, as_labels, as_logits, as_probabilities, check_int, check_number,
-    check_output_folder, relative_path, softmax,
-)
+from reidprune.validation.arrays import as_bool_mask, as_labels, as_logits, as_probabilities, check_int, check_number, softmax
+from reidprune.validation.paths import check_output_folder, relative_path
 
 
 def test_softmax_of_hand_computed_rows():
@@ -72,7 +70,7 @@ def test_relative_path_and_output_folder(tmp_path):
 
 
 def test_check_outside_refuses_the_dataset_its_parents_and_its_subfolders(tmp_path):
-    from reidprune.validation import check_outside
+    from reidprune.validation.paths import check_outside
 
     data = tmp_path / "data"
     (data / "train").mkdir(parents=True)

@@ -111,3 +111,23 @@ def test_a_setup_change_is_refused_with_what_differs(tmp_path):
         db.check_setup({**SETUP, "device": "cuda"})  # runtime-only: accepted
         with pytest.raises(ReidPruneError, match=r"retrain_config\.epochs: 30 in the file, 60 now"):
             db.check_setup({**SETUP, "retrain_config": {**SETUP["retrain_config"], "epochs": 60}})
+
+
+def test_paired_differences_by_hand():
+    """entropy+purify at 30% vs random at 30%: seeds 81-70 = 11 and 83-74 = 9; mean 10, sd sqrt(2),
+    t(0.975, 1) = 12.706: interval 10 +/- 12.706. Against the unpruned run of each seed: 81-80, 83-84."""
+    from reidprune.experiments.sweep_report import paired_differences, paired_table
+
+    to_random = {(d["method"], d["fraction"]): d for d in paired_differences(ROWS, "random")}
+    ours = to_random[("entropy+purify", 0.3)]
+    assert (ours["n"], ours["mean"], ours["diffs"]) == (2, 10.0, {0: 11.0, 1: 9.0})
+    assert ours["low"] == pytest.approx(10 - 12.7062, abs=1e-3) and ours["high"] == pytest.approx(22.7062, abs=1e-3)
+    forgetting = to_random[("forgetting+purify", 0.3)]
+    assert (forgetting["n"], forgetting["mean"], forgetting["low"]) == (1, 9.0, None)
+    assert ("entropy+purify", 0.0) not in to_random  # random has no 0% cell to pair with
+    to_full = {(d["method"], d["fraction"], d["noise"]): d for d in paired_differences(ROWS, "none")}
+    assert to_full[("entropy+purify", 0.3, 0.0)]["diffs"] == {0: 1.0, 1: -1.0}
+    assert to_full[("random", 0.3, 0.0)]["mean"] == -10.0  # 70-80, 74-84
+    assert to_full[("entropy+purify", 0.0, 0.2)]["mean"] == 15.0
+    lines = paired_table(list(to_random.values()), "title")
+    assert "| entropy+purify | +10.00 [-2.71, +22.71] (2) |" in lines

@@ -4,7 +4,8 @@ import pytest
 import torch
 
 from reidprune.errors import ReidPruneError
-from reidprune.pipeline.scoring import METHODS, ScoreOptions, score_dataset
+from reidprune.pipeline.scoring import ScoreOptions, score_dataset
+from reidprune.scores.registry import METHODS
 from reidprune.pipeline.selecting import SelectOptions, decide
 from reidprune.train.config import cpu_quick_config
 from reidprune.train.loop import NonFiniteLoss, fit

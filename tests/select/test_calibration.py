@@ -177,3 +177,70 @@ def test_separation_compares_the_probes_flag_rate_with_the_others():
     alike = np.tile([0.26, 0.25, 0.25, 0.24], (40, 1))
     alike[:10] = [0.24, 0.27, 0.25, 0.24]  # class-0 samples look like class 1: every image is flagged
     assert not separates(estimate(alike, trained, true, probes).separation)
+
+
+def test_on_clean_data_the_window_that_flags_fewest_per_probe_found_wins():
+    """No real wrong labels: the noise-rate bound is 0 and every window's F1 estimate is 0. Epoch 1
+    is flat (half the clean images flagged, every probe found), epoch 2 fits the clean images (none
+    flagged) and two of the four probes, epoch 3 memorises the rest: recall per flag is 4/18 for the
+    first window and 2/1 for the second, so the window must end at 2, not at 1."""
+    true = np.repeat(np.arange(4), 10)
+    probes = np.zeros(40, bool)
+    probes[[0, 10, 20, 30]] = True
+    trained = true.copy()
+    trained[probes] = (true[probes] + 1) % 4
+    flat = np.zeros((40, 4))
+    flat[np.arange(40), true] = 1.0
+    flat[np.arange(40)[~probes][::2], (true[~probes][::2] + 2) % 4] = 2.0  # half the others look wrong
+    fitted = np.full((40, 4), -8.0)
+    fitted[np.arange(40), true] = 8.0
+    fitted[[0, 10], trained[[0, 10]]] = 30.0
+    memorised = np.full((40, 4), -8.0)
+    memorised[np.arange(40), trained] = 80.0
+    recorder = LogitRecorder(40, 4)
+    monitor = ProbeMonitor(recorder, trained, true, probes, patience=2)
+    for epoch, logits in enumerate((flat, fitted, memorised, memorised), start=1):
+        _feed(recorder, logits)
+        monitor.on_epoch_end(epoch)
+        if monitor.should_stop:
+            break
+    assert monitor.noise_rate == 0.0
+    assert [e.f1 for e in monitor.judged()] == [0.0] * len(monitor.judged())
+    assert [e.flagged for e in monitor.history[:2]] == [18, 0]
+    best = monitor.finish()
+    assert best.epoch == 2 and best.recall == 0.5 and best.flagged == 0
+
+
+def test_repeated_pairs_tell_structured_errors_from_random_ones():
+    """Three flagged images labelled 0 proposing 1 (a pattern), two spread ones: 3 of 5 repeat."""
+    from reidprune.select.calibration import repeated_pair_share
+
+    labels = np.array([0, 0, 0, 2, 3, 1, 1])
+    proposed = np.array([1, 1, 1, 0, 1, 1, 1])
+    flagged = labels != proposed
+    assert repeated_pair_share(labels, proposed, flagged) == (0.6, 3)
+    assert repeated_pair_share(labels, proposed, flagged, repeats=4) == (0.0, 0)
+    assert repeated_pair_share(labels, proposed, np.zeros(7, bool)) == (0.0, 0)
+
+
+def test_purify_warns_when_most_flags_repeat_a_pair_and_holds_back_without_separation():
+    from reidprune.select.purify import NO_SEPARATION, purify
+
+    n = 60
+    labels = np.repeat(np.arange(3), 20)
+    predicted = labels.copy()
+    predicted[:25] = np.where(labels[:25] == 0, 1, 2)  # 20 of class 0 -> 1, 5 of class 1 -> 2
+    max_score = np.full(n, 0.9)
+    max_score[59] = 0.01
+    quality = {"probes": 30, "recall": 0.9, "flagged": 25, "separation": 5.0, "separation_similar": 5.0,
+               "relabel_pays": True, "noise_rate": 0.4, "precision": 0.9, "correction": 0.9, "delta": 0.05}
+    done = purify(predicted, max_score, labels, 0.05, quality=quality)
+    assert done.mislabeled.sum() == 25 and done.outliers.sum() == 1 and done.relabel
+    assert len(done.warnings) == 1 and done.warnings[0].startswith("100% of the flagged images fall in repeated")
+    flat = purify(predicted, max_score, labels, 0.05, quality=dict(quality, separation=1.0))
+    assert flat.warnings == [NO_SEPARATION] and not flat.mislabeled.any() and not flat.outliers.any()
+    assert not flat.relabel
+    given = purify(predicted, max_score, labels, 0.05, quality=dict(quality, separation=1.0), delta_given=True)
+    assert given.outliers.sum() == 1 and not given.mislabeled.any()
+    assert not purify(predicted, max_score, labels, 0.05, quality=dict(quality, relabel_pays=False)).relabel
+    assert purify(predicted, max_score, labels, 0.05, relabel="all").relabel

@@ -1,6 +1,6 @@
 """How the training options a user gives become a TrainConfig (the presets fill the rest)."""
-from reidprune.train.config import (TrainChoices, config_from_choices, cpu_quick_config, cpu_scoring_config,
-                                    cpu_train_config)
+from reidprune.presets import config_from_choices
+from reidprune.train.config import TrainChoices, cpu_quick_config, cpu_scoring_config, cpu_train_config
 
 
 def test_small_preset_scoring_run_on_market():
@@ -44,3 +44,16 @@ def test_cpu_preset_scoring_in_reid_mode_is_the_full_trainings_recipe_with_the_s
     # ... for 12 epochs with Adam 3.5e-4, no warm-up, no weight decay, no lr steps
     assert (config.epochs, config.lr, config.warmup_iters, config.weight_decay, config.milestones) == \
         (12, 3.5e-4, 0, 0.0, ())
+
+
+def test_one_record_per_preset_holds_its_runs_and_its_threshold():
+    from reidprune.presets import PRESET_NAMES, PRESETS, preset_config
+
+    assert PRESET_NAMES == ("auto", "paper", "cpu", "small")
+    assert {name: p.delta for name, p in PRESETS.items()} == {"paper": 0.10, "cpu": 0.03, "small": 0.10}
+    for name, preset in PRESETS.items():
+        assert preset_config(name, True, False)[0] == preset.scoring()
+        assert preset_config(name, False, False)[0] == preset.training()
+    assert (PRESETS["cpu"].scoring().height, PRESETS["cpu"].scoring().width) == (128, 64)
+    assert PRESETS["paper"].training().backbone == "resnet50" and PRESETS["small"].training().epochs == 30
+    assert preset_config("auto", True, cuda=True)[1] == "paper" and preset_config("auto", True, cuda=False)[1] == "cpu"

@@ -10,8 +10,10 @@ from reidprune.console import FiniteFloatRange
 from reidprune.data.layout_names import layout_names
 from reidprune.export.linking import LINK_MODES
 from reidprune.models.names import BACKBONE_NAMES
-from reidprune.pipeline.options import RELABEL_MODES, STOP_MODES, STRATEGIES, ScoreOptions, SelectOptions
-from reidprune.train.config import MODES, PRESETS, TrainChoices, preset_defaults
+from reidprune.pipeline.options import (RELABEL_MODES, STOP_MODES, STRATEGIES, ExportOptions, ReadOptions,
+                                        ScoreRequest, SelectOptions, select_options)
+from reidprune.presets import PRESET_NAMES, PRESETS, preset_defaults
+from reidprune.train.config import MODES, TrainChoices
 
 
 def _size(value: str) -> tuple[int, int]:
@@ -61,23 +63,30 @@ def quiet_option(func):
 
 def probe_option(func):
     return click.option("--probe-fraction", type=FiniteFloatRange(0, 0.5, min_open=True, max_open=True),
-                        default=ScoreOptions.probe_fraction, show_default=True,
+                        default=ScoreRequest.probe_fraction, show_default=True,
                         help="Share of the images made probes (--stop probes; at most 400, one per identity).")(func)
+
+
+def _take(values: dict, cls, **renamed):
+    """Pop the fields of dataclass ``cls`` from a command's ``values`` (``renamed``: field -> option name)."""
+    names = {f.name: renamed.get(f.name, f.name) for f in dataclasses.fields(cls)}
+    return {field: values.pop(option) for field, option in names.items() if option in values}
 
 
 def training_options(func):
     """Options shared by every command that trains; the command receives them as ``train``
-    (a :class:`TrainChoices`), ``layout``, ``skip_bad_images`` and ``progress``."""
+    (a :class:`TrainChoices`) and ``read`` (a :class:`ReadOptions`)."""
     @functools.wraps(func)
     def command(**values):
-        train = TrainChoices(**{f.name: values.pop(f.name) for f in dataclasses.fields(TrainChoices)})
-        return func(train=train, progress=not values.pop("quiet"), **values)
+        train = TrainChoices(**_take(values, TrainChoices))
+        read = ReadOptions(layout=values.pop("layout"), skip_bad_images=values.pop("skip_bad_images"),
+                           progress=not values.pop("quiet"))
+        return func(train=train, read=read, **values)
 
     return _options(command, [
-        click.option("--preset", type=click.Choice(PRESETS), default=TrainChoices.preset, show_default=True,
-                     help="paper: ImageNet ResNet-50 at 256x128 (the paper's setting, for a GPU); cpu: ImageNet "
-                          "MobileNetV2 at 128x64; small: a small CNN from scratch at 64x32 (synthetic data, "
-                          "tests); auto: paper on a GPU, cpu otherwise. Options below override it."),
+        click.option("--preset", type=click.Choice(PRESET_NAMES), default=TrainChoices.preset, show_default=True,
+                     help="; ".join(f"{p.name}: {p.summary}" for p in PRESETS.values())
+                          + "; auto: paper on a GPU, cpu otherwise. Options below override it."),
         click.option("--mode", type=click.Choice(MODES), default=None,
                      help="reid: CE + triplet with a P x K sampler; classify: CE only (CIFAR, CUB). "
                           "[default: classify for cifar/cub, else reid]"),
@@ -110,9 +119,29 @@ def training_options(func):
     ])
 
 
+def scoring_request(func):
+    """Collect a scoring command's options into ``request`` (a :class:`ScoreRequest`); ``-m``
+    gives ``methods`` (``score``) or ``method`` (``run``: one detector, kept for the selection)."""
+    @functools.wraps(func)
+    def command(**values):
+        methods = values.pop("methods") if "methods" in values else (values["method"],)
+        return func(request=ScoreRequest(methods=tuple(methods), **_take(values, ScoreRequest)), **values)
+
+    return command
+
+
 def selection_options(func):
-    """How prune / run select: the command receives them as keywords of ``prune_scored``."""
-    return _options(func, [
+    """How prune / run select and export: the command receives ``select`` (a
+    :class:`SelectOptions`, its ranking method from ``-m``) and ``export`` (an :class:`ExportOptions`)."""
+    names = ("fraction", "count", "purify", "delta", "relabel", "delta_chance", "max_outlier_fraction", "strategy",
+             "min_per_identity", "class_balance", "decisions")
+
+    @functools.wraps(func)
+    def command(**values):
+        select = select_options(values.pop("method"), **{name: values.pop(name) for name in names})
+        return func(select=select, export=ExportOptions(**_take(values, ExportOptions)), **values)
+
+    return _options(command, [
         click.option("--fraction", type=FiniteFloatRange(0, 1, max_open=True), default=None,
                      help="Fraction of the ORIGINAL training set to remove, outliers included "
                           f"[default: {SelectOptions.fraction}]."),

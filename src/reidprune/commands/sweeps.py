@@ -39,7 +39,7 @@ from reidprune.console import FiniteFloatRange
 @click.option("--dry-run", is_flag=True, help="Only count the cells to do.")
 @training_options
 def sweep(data, out, grid_file, methods, fractions, seeds, noise, score_epochs, every, delta, delta_relative,
-          score_per_seed, max_outlier_fraction, train, **options):
+          score_per_seed, max_outlier_fraction, retrain_epochs, plot, dry_run, train, read):
     """Retrain on DATA pruned by each method x fraction x seed; results in OUT/sweep.sqlite.
 
     Scores are computed once per scoring setting and cached in OUT/scores; a re-run skips the
@@ -50,7 +50,8 @@ def sweep(data, out, grid_file, methods, fractions, seeds, noise, score_epochs, 
     grid = build_grid(grid_file, methods=methods, fractions=fractions, seeds=seeds, noise=noise,
                       score_epochs=score_epochs, every=every, delta=delta, delta_relative=delta_relative,
                       score_per_seed=score_per_seed, max_outlier_fraction=max_outlier_fraction)
-    sweep_folder(data, out, grid, train, echo=click.echo, **options)
+    sweep_folder(data, out, grid, train, read, echo=click.echo, retrain_epochs=retrain_epochs, dry_run=dry_run,
+                 plot=plot)
 
 
 @click.command("sweep-plot")

@@ -4,6 +4,7 @@ from __future__ import annotations
 import click
 
 from reidprune.commands.options import training_options
+from reidprune.pipeline.options import ReadOptions
 from reidprune.train.config import MODES, TrainConfig
 
 
@@ -14,11 +15,11 @@ from reidprune.train.config import MODES, TrainConfig
 @click.option("--manifest", type=click.Path(dir_okay=False), default=None,
               help="Train only on the rows a manifest keeps, with its corrected ids.")
 @training_options
-def train(data, out, **options):
+def train(data, out, manifest, train, read):
     """Train a ReID (or classification) model on DATA and evaluate it."""
     from reidprune.pipeline.retrain import train_folder
 
-    train_folder(data, out, echo=click.echo, **options)
+    train_folder(data, out, train, read, manifest=manifest, echo=click.echo)
 
 
 @click.command()
@@ -29,11 +30,12 @@ def train(data, out, **options):
 @click.option("--mode", type=click.Choice(MODES), default=TrainConfig.mode, show_default=True)
 @click.option("--device", default=TrainConfig.device, show_default=True, help="auto, cpu, cuda or cuda:N.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
-def evaluate(data, model_path, quiet, **options):
+def evaluate(data, model_path, layout, mode, device, quiet):
     """Evaluate a trained model on DATA's query/gallery (or test) split."""
     from reidprune.pipeline.retrain import evaluate_folder
 
-    evaluate_folder(data, model_path, echo=click.echo, progress=not quiet, **options)
+    evaluate_folder(data, model_path, ReadOptions(layout=layout, progress=not quiet), mode=mode, device=device,
+                    echo=click.echo)
 
 
 COMMANDS = (train, evaluate)

@@ -18,7 +18,7 @@ from reidprune.data.layouts.base import SkippedFilesWarning
 from reidprune.data.table import SampleTable
 from reidprune.errors import ReidPruneError
 from reidprune.progress import progress as progress_bar
-from reidprune.validation import check_int
+from reidprune.validation.arrays import check_int
 
 DEFAULT_MAX_WORKERS = 8
 DECODE_CHUNK = 4096

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from reidprune.errors import ReidPruneError
-from reidprune.validation import as_labels, check_int, check_number
+from reidprune.validation.arrays import as_labels, check_int, check_number
 
 
 def inject_symmetric_noise(labels, rate: float, num_classes: int,

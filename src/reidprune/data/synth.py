@@ -57,7 +57,7 @@ from reidprune.data.synth_world import (
     INT_COLUMNS, SPLIT_DIRS, Shot, SynthConfig, config_from_dict, plan_world, validate_config,
 )
 from reidprune.errors import ReidPruneError
-from reidprune.validation import check_output_folder
+from reidprune.validation.paths import check_output_folder
 
 __all__ = ["CLEAN", "CONFIG_FILE", "GALLERY_DIR", "GROUND_TRUTH_FILE", "GT_COLUMNS", "KINDS",
            "MISLABELED", "OCCLUSION", "OUTLIER_KINDS", "QUERY_DIR", "SYNTH_SPLITS", "Scene", "Shot",

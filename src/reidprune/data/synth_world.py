@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from reidprune.errors import ReidPruneError
-from reidprune.validation import check_int, check_number
+from reidprune.validation.arrays import check_int, check_number
 
 TRAIN_DIR, QUERY_DIR, GALLERY_DIR = "bounding_box_train", "query", "bounding_box_test"
 GROUND_TRUTH_FILE, CONFIG_FILE = "ground_truth.csv", "synth_config.json"

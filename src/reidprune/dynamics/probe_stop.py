@@ -73,7 +73,7 @@ class ProbeMonitor:
 
     def best(self) -> ProbeEstimate | None:
         judged = [e for e in self.judged() if e.epoch in self._snapshots]
-        return max(judged, key=lambda e: (round(e.f1, 12), -e.epoch)) if judged else None
+        return max(judged, key=_rank) if judged else None
 
     @property
     def should_stop(self) -> bool:
@@ -98,10 +98,12 @@ class ProbeMonitor:
         with no lower recall and no lower recall per flag above another."""
         by_epoch = {e.epoch: e for e in self.history}
 
-        def dominated(a: ProbeEstimate) -> bool:  # ties keep the earlier window, as best() does
+        def dominated(a: ProbeEstimate) -> bool:  # ties broken as best() breaks them
             def beats(b: ProbeEstimate) -> bool:
                 recall, per_flag = b.recall - a.recall, b.recall * max(a.flagged, 1) - a.recall * max(b.flagged, 1)
-                return recall >= 0 and per_flag >= 0 and (recall > 0 or per_flag > 0 or b.epoch < a.epoch)
+                if recall < 0 or per_flag < 0:
+                    return False
+                return recall > 0 or per_flag > 0 or (-b.flagged, -b.epoch) > (-a.flagged, -a.epoch)
             return any(b.epoch != a.epoch and beats(b) for b in by_epoch.values() if b.epoch in self._snapshots)
 
         for epoch in sorted(self._snapshots):
@@ -143,3 +145,10 @@ class ProbeMonitor:
         self.noise_rate_upper = float(state.get("noise_rate_upper", 1.0))
         self.stop_epoch = int(state["stop_epoch"]) or None
         self._snapshots = {int(k): (v[0], v[1]) for k, v in state["snapshots"].items()}
+
+
+def _rank(e: ProbeEstimate) -> tuple:
+    """Order windows by estimated F1; where F1 ties (a noise-rate bound of 0 on clean data makes
+    every F1 0) by its limit as the noise rate goes to 0, recall per flag, then fewer flags, then
+    the earlier window."""
+    return round(e.f1, 12), round(e.recall / max(e.flagged, 1), 12), -e.flagged, -e.epoch

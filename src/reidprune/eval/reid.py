@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from reidprune.errors import ReidPruneError
-from reidprune.validation import check_int
+from reidprune.validation.arrays import check_int
 
 JUNK_PID = -1
 

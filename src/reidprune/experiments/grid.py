@@ -4,7 +4,7 @@ A *cell* is one retraining on one pruned set. Settings a method does not depend 
 ``None`` in its cells (random pruning has no T, no delta), so no two cells train the same thing.
 Every seed (and noise ratio) also gets one unpruned baseline cell, method ``none``.
 
-Method specs: a scoring method of :data:`reidprune.pipeline.scoring.METHODS`, optionally
+Method specs: a scoring method of :data:`reidprune.scores.registry.METHODS`, optionally
 ``:K`` (EL2N / GraNd averaged over K models, e.g. ``el2n:20``), ``+purify`` (outliers
 removed and mislabeled images relabelled with our soft labels before pruning, e.g.
 ``entropy+purify``, the paper's full pipeline) and ``+balance`` (pruned with Sorscher et al.'s
@@ -20,8 +20,8 @@ from pathlib import Path
 
 from reidprune.errors import ReidPruneError
 from reidprune.select.defaults import PAPER_DELTA
-from reidprune.pipeline.options import METHODS
 from reidprune.run_key import run_key
+from reidprune.scores.registry import CE_RUNS, METHODS, USES_T
 
 BASELINE = "none"
 #: Class-balancing ratio of ``+balance`` specs: the paper's value for supervised prototypes.
@@ -30,10 +30,8 @@ BALANCE_RATIO = 0.5
 STRATEGY_SUFFIXES = ("hard", "window", "ccs", "redundancy")  # (random pruning is the "random" method)
 #: Suffixes a method spec may carry, in the order its name writes them.
 SUFFIXES = ("purify", "balance") + STRATEGY_SUFFIXES
-#: Methods whose scores depend on T (the epoch after which they are taken).
-USES_T = ("entropy", "el2n", "grand", "confident")
 #: Methods with a model count.
-MULTI_MODEL = ("el2n", "grand")
+MULTI_MODEL = CE_RUNS
 
 
 @dataclass(frozen=True)

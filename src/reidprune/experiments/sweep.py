@@ -32,8 +32,10 @@ from reidprune.select.defaults import PAPER_DELTA
 from reidprune.experiments.db import SweepDB, now
 from reidprune.experiments.grid import (BALANCE_RATIO, BASELINE, Cell, Grid, MethodSpec, expand_grid, parse_list,
                                         read_grid_file)
+from reidprune.pipeline.options import ReadOptions
 from reidprune.run_key import run_key
-from reidprune.train.config import TrainChoices, TrainConfig, config_from_choices
+from reidprune.presets import config_from_choices
+from reidprune.train.config import TrainChoices, TrainConfig
 
 DB_NAME = "sweep.sqlite"
 #: Config entries that do not change results (left out of cache keys and the fixed setup).
@@ -89,9 +91,8 @@ def build_grid(grid_file: str | Path | None = None, **values) -> Grid:
     return Grid(**merged)
 
 
-def sweep_folder(data: str | Path, out: str | Path, grid: Grid, train: TrainChoices, *,
-                 echo: Callable[..., None], retrain_epochs: int | None = None, layout: str = "auto",
-                 skip_bad_images: bool = False, progress: bool = True, dry_run: bool = False,
+def sweep_folder(data: str | Path, out: str | Path, grid: Grid, train: TrainChoices, read: ReadOptions = ReadOptions(),
+                 *, echo: Callable[..., None], retrain_epochs: int | None = None, dry_run: bool = False,
                  plot: bool = True) -> SweepResult:
     """``reidprune sweep``: :func:`run_sweep` with the scoring and retraining configurations of the
     training options given, then (``plot``) the summary and figures.
@@ -101,15 +102,16 @@ def sweep_folder(data: str | Path, out: str | Path, grid: Grid, train: TrainChoi
     data, out: the dataset folder and the sweep folder.
     grid: what varies (:func:`build_grid`).
     train: the training options given; ``epochs`` is the scoring run's length.
+    read: how the dataset is read.
     echo: ``echo(text)`` prints results, ``echo(text, err=True)`` progress notes.
     retrain_epochs: epochs of each retraining; None = the preset's full training.
-    layout, skip_bad_images, progress: how the dataset is read.
     dry_run: only count the cells to do.
     plot: write the summary and figures when cells are finished.
     """
     from reidprune.data.layouts import detect_layout, get_layout
     from reidprune.experiments.sweep_report import write_sweep_report
 
+    layout, skip_bad_images, progress = read.layout, read.skip_bad_images, read.progress
     name = detect_layout(data) if layout == "auto" else get_layout(layout).name
     score_config, _ = config_from_choices(train, name, scoring=True)
     retrain_config, _ = config_from_choices(dataclasses.replace(train, epochs=retrain_epochs), name, scoring=False)

@@ -5,8 +5,9 @@ seeds of the finished cells with the same settings. Writes, beside the SQLite fi
 otherwise:
 
 * ``sweep_summary.json``: the points, the cost ledger and the fixed setup;
-* ``sweep_table.md``: (rank-1 + mAP)/2 per fraction and method (one table per noise ratio) and
-  the cost ledger;
+* ``sweep_table.md``: (rank-1 + mAP)/2 per fraction and method (one table per noise ratio), each
+  method's paired difference to random pruning and to the unpruned model (same retraining seed,
+  mean and 95% t-interval; :func:`paired_differences`) and the cost ledger;
 * ``sweep_curves[_noise{r}].png/.svg``: (rank-1 + mAP)/2 against fraction pruned, the unpruned
   model dashed (the paper's Fig. 4 / 8);
 * ``sweep_noise.png/.svg`` (with two or more noise ratios): against the noise ratio (Fig. 7).
@@ -50,6 +51,69 @@ def summarize(rows: list[dict]) -> list[dict]:
         points.append(point)
     return sorted(points, key=lambda p: (p["noise"], p["method"] != BASELINE, p["method"], _label_extra(p),
                                          p["fraction"]))
+
+
+def paired_differences(rows: list[dict], reference: str = "random", metric: str = "score") -> list[dict]:
+    """Each method's difference to ``reference`` at the same fraction, noise and retraining seed.
+
+    Seeds change the retraining (and random pruning's subset) alike for every method, so the
+    difference of two methods on one seed removes most of the seed-to-seed spread. With
+    ``reference = BASELINE`` (the unpruned model) every fraction is compared with the one unpruned
+    run of its seed.
+
+    Returns
+    -------
+    One dict per (method and settings, fraction): ``n`` (paired seeds), ``mean``, ``low`` / ``high``
+    (the 95% interval of the mean difference, Student's t; None for one seed), ``diffs`` by seed.
+    """
+    from scipy import stats
+
+    def key(row: dict, fraction: float) -> tuple:
+        return (row["noise"], fraction, row["seed"])
+
+    base = {key(r, r["fraction"] if reference != BASELINE else None): r[metric] for r in rows
+            if r["method"] == reference and r[metric] is not None}
+    groups: dict[tuple, dict[int, float]] = defaultdict(dict)
+    for row in rows:
+        if row["method"] in (reference, BASELINE) or row[metric] is None:
+            continue
+        other = base.get(key(row, row["fraction"] if reference != BASELINE else None))
+        if other is not None:
+            groups[tuple(row[k] for k in POINT_KEYS)][row["seed"]] = row[metric] - other
+    out = []
+    for point_key, diffs in groups.items():
+        values = np.array([diffs[s] for s in sorted(diffs)])
+        mean = float(values.mean())
+        low = high = None
+        if len(values) > 1:
+            half = float(stats.t.ppf(0.975, len(values) - 1) * values.std(ddof=1) / np.sqrt(len(values)))
+            low, high = round(mean - half, 4), round(mean + half, 4)
+        out.append({**dict(zip(POINT_KEYS, point_key)), "reference": reference, "n": len(values),
+                    "mean": round(mean, 4), "low": low, "high": high,
+                    "diffs": {int(s): round(float(d), 4) for s, d in sorted(diffs.items())}})
+    return sorted(out, key=lambda d: (d["noise"], d["method"], _label_extra(d), d["fraction"]))
+
+
+def paired_table(differences: list[dict], title: str) -> list[str]:
+    """Markdown lines: method x fraction, the mean paired difference and its 95% interval."""
+    if not differences:
+        return []
+    fractions = sorted({d["fraction"] for d in differences})
+    methods = list(dict.fromkeys(d["method"] for d in differences))
+    lines = [title, "", "| method | " + " | ".join(f"{f:.0%}" for f in fractions) + " |",
+             "|---" * (len(fractions) + 1) + "|"]
+    for method in methods:
+        cells = []
+        for fraction in fractions:
+            match = [d for d in differences if d["method"] == method and d["fraction"] == fraction]
+            cells.append(_fmt_diff(match[0]) if match else "")
+        lines.append(f"| {method} | " + " | ".join(cells) + " |")
+    return lines + [""]
+
+
+def _fmt_diff(d: dict) -> str:
+    interval = "" if d["low"] is None else f" [{d['low']:+.2f}, {d['high']:+.2f}]"
+    return f"{d['mean']:+.2f}{interval} ({d['n']})"
 
 
 def series_label(point: dict, varying: set[str]) -> str:
@@ -119,7 +183,7 @@ def _run_cost(costs: dict) -> tuple[float, float]:
     return sum(e for e, _ in runs.values()), sum(s for _, s in runs.values())
 
 
-def markdown(points: list[dict], ledger: dict, setup: dict) -> str:
+def markdown(points: list[dict], ledger: dict, setup: dict, differences: dict | None = None) -> str:
     varying = varying_settings(points)
     lines = [f"Sweep on {setup.get('dataset', '?')} ({setup.get('train_images', '?')} training images): "
              "(rank-1 + mAP)/2, mean \u00b1 std over seeds (n = seeds).", ""]
@@ -138,6 +202,11 @@ def markdown(points: list[dict], ledger: dict, setup: dict) -> str:
                 cells.append(_fmt(match[0]) if match else "")
             lines.append(f"| {fraction:.0%} | " + " | ".join(cells) + " |")
         lines.append("")
+    for reference, title in (("random", "**Paired difference to random pruning** (same fraction and retraining "
+                                        "seed): mean [95% t-interval] (n seeds); above 0 = ahead of random"),
+                             (BASELINE, "**Paired difference to the unpruned model** (same retraining seed): "
+                                        "mean [95% t-interval] (n seeds)")):
+        lines += paired_table((differences or {}).get(reference, []), title)
     full = ledger["full_training"]
     fractions = sorted({f for m in ledger["methods"].values() for f in m["by_fraction"]}, key=float)
     lines += ["**Cost ledger**: scoring cost against one full (unpruned) training of "
@@ -192,11 +261,13 @@ def write_sweep_report(db_path: str | Path, out_dir: str | Path | None = None, d
     out_dir = Path(out_dir) if out_dir else db_path.parent
     points = summarize(rows)
     ledger = cost_ledger(rows, setup)
+    differences = {reference: paired_differences(rows, reference) for reference in ("random", BASELINE)}
     written = [out_dir / "sweep_summary.json", out_dir / "sweep_table.md"]
     write_json(written[0], {"setup": setup, "points": points, "cost_ledger": ledger, "cells": len(rows),
-                            "scorings": scorings, "std": "sample standard deviation over seeds (ddof=1)"})
+                            "scorings": scorings, "std": "sample standard deviation over seeds (ddof=1)",
+                            "paired": differences})
     written[1].parent.mkdir(parents=True, exist_ok=True)
-    written[1].write_text(markdown(points, ledger, setup))
+    written[1].write_text(markdown(points, ledger, setup, differences))
     written += _figures(points, setup, out_dir, dpi)
     return written
 

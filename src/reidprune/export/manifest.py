@@ -32,7 +32,8 @@ from reidprune.atomic import write_text
 from reidprune.data.table import SampleTable
 from reidprune.errors import ReidPruneError
 from reidprune.select.selection import STATUSES, Selection
-from reidprune.validation import as_labels, relative_path
+from reidprune.validation.arrays import as_labels
+from reidprune.validation.paths import relative_path
 
 HEADER = ("index", "path", "original_id", "camera", "assigned_label", "corrected_id",
           "entropy", "max_score", "status")

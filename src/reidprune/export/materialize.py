@@ -37,7 +37,7 @@ from reidprune.export.copy_result import MaterializeResult, readme_text
 from reidprune.export.linking import LINK_MODES, check_link, place
 from reidprune.export.manifest import read_manifest, resolve_sources, write_manifest
 from reidprune.select.selection import OUTLIER, PRUNED, RELABELLED, Selection
-from reidprune.validation import check_outside, check_output_folder, relative_path
+from reidprune.validation.paths import check_outside, check_output_folder, relative_path
 
 __all__ = ["LINK_MODES", "MANIFEST_NAME", "README_NAME", "MaterializeResult", "materialize",
            "materialize_from_manifest"]

@@ -26,7 +26,8 @@ from reidprune.atomic import atomic_path
 from reidprune.data.safe_pickle import safe_load_pickle
 from reidprune.errors import ReidPruneError
 from reidprune.select.prune import ranking_most_difficult_first
-from reidprune.validation import as_bool_mask, is_absolute_path
+from reidprune.validation.arrays import as_bool_mask
+from reidprune.validation.paths import is_absolute_path
 
 FPATH_LIST = "fpath_list.npy"
 RANKING_LIST = "Ranking_list.npy"

@@ -18,8 +18,8 @@ from reidprune.data.layouts import load_dataset
 from reidprune.data.synth import MISLABELED, SynthConfig, generate_world, read_ground_truth
 from reidprune.pipeline.retrain import EvalImages, retrain_and_evaluate
 from reidprune.data.noise import probe_count
-from reidprune.pipeline.options import default_stop
-from reidprune.pipeline.scoring import ScoreOptions, score_dataset
+from reidprune.pipeline.options import ScoreRequest
+from reidprune.pipeline.scoring import score_dataset
 from reidprune.select.calibration import MIN_PROBES
 from reidprune.pipeline.selecting import SelectOptions, decide, export_decision
 from reidprune.report.gallery import entropy_histogram, flagged_gallery, identity_strips
@@ -64,8 +64,9 @@ def run_demo(out: str | Path, options: DemoOptions = DemoOptions(), progress: bo
 
     echo(f"[2/5] scoring {len(train)} images ({options.score_epochs} epochs, small CNN, CPU ok)")
     t = time.perf_counter()
-    scores = score_dataset(train, images, ScoreOptions(("entropy",), config, seed=options.seed,
-                                                         stop=default_stop(probe_count(train.label), False, 0, MIN_PROBES)), progress=progress)
+    request = ScoreRequest(methods=("entropy",))
+    scores = score_dataset(train, images, request.resolve(config, options.seed, probe_count(train.label), MIN_PROBES),
+                           progress=progress)
     scores.save(out / "scores.npz")
     timings["score"] = time.perf_counter() - t
 

@@ -2,7 +2,11 @@
 
 :class:`ScoreOptions` (what :func:`~reidprune.pipeline.scoring.score_dataset` scores and how)
 and :class:`SelectOptions` (how :func:`~reidprune.pipeline.selecting.decide` turns scores into
-a selection). Imports no torch or numpy: the command line's ``--help`` shows their defaults.
+a selection). The commands build :class:`ScoreRequest` (what was asked of a scoring run before
+the dataset is read: :meth:`ScoreRequest.resolve` is the one place its ``None`` become
+defaults), :class:`SelectOptions`, :class:`ExportOptions` and :class:`ReadOptions`, and pass
+them down as they are. Imports no torch or numpy: the command line's ``--help`` shows their
+defaults.
 """
 from __future__ import annotations
 
@@ -12,6 +16,8 @@ from typing import TYPE_CHECKING, Callable
 from reidprune import __version__
 from reidprune.errors import ReidPruneError
 from reidprune.run_key import run_key
+from reidprune.scores.registry import MAIN_RUN, METHODS
+from reidprune.select.defaults import RELABEL_MODES
 from reidprune.train.config import TrainConfig
 
 if TYPE_CHECKING:
@@ -21,14 +27,10 @@ if TYPE_CHECKING:
 #: (``click.echo`` fits).
 Echo = Callable[..., None]
 
-MAIN_RUN = ("entropy", "entropy_knn", "forgetting", "aum", "ma_loss", "prototypes")
-CE_RUNS = ("el2n", "grand")
-#: main-run methods that need every epoch of the run, not only the first T
-FULL_RUN = ("forgetting", "aum", "ma_loss", "prototypes")
 STOP_MODES = ("probes", "auto", "fixed")
-RELABEL_MODES = ("auto", "all", "none")
+#: the paper's stop, :class:`ScoreOptions`' default (the command line's is :func:`default_stop`)
+PAPER_STOP = "fixed"
 STRATEGIES = ("easy", "random", "hard", "window", "ccs", "redundancy")  # reidprune.select.strategies, numpy-free
-METHODS = ("entropy", "entropy_knn", "random", "el2n", "grand", "forgetting", "prototypes", "ma_loss", "aum", "confident")
 
 
 def _default_stop_rule() -> StopRule:
@@ -83,7 +85,7 @@ class ScoreOptions:
     ma_decay: float = 0.9
     aum_flags: bool = True
     seed: int = 0
-    stop: str = "fixed"
+    stop: str = PAPER_STOP
     stop_rule: StopRule = field(default_factory=_default_stop_rule)
     probe_fraction: float = 0.05
     train_to_cap: bool = False
@@ -137,7 +139,7 @@ class SelectOptions:
         soft labels of ``method`` when it has them (``entropy_knn``), else of ``entropy``.
     delta: outlier threshold on max(soft label) (paper: 0.10); None = measured by the scoring
         run's probes when it had them (:func:`~reidprune.select.calibration.probe_delta`), else
-        the scoring preset's (:data:`~reidprune.select.defaults.PRESET_DELTA`).
+        the scoring preset's (:data:`reidprune.presets.PRESETS`).
     delta_relative: read ``delta`` as a multiple of chance 1/C instead.
     relabel: ``"auto"`` relabels the flagged samples only when the scoring run's probes say it
         fixes more labels than it breaks (:func:`~reidprune.select.calibration.relabel_pays`;
@@ -196,10 +198,10 @@ def default_stop(probes: int, pretrained: bool, recorder_topk: int = 0, min_prob
     min_probes: :data:`reidprune.select.calibration.MIN_PROBES`.
     """
     if recorder_topk:
-        return "fixed"
+        return PAPER_STOP
     if probes >= min_probes:
         return "probes"
-    return "auto" if pretrained else "fixed"
+    return "auto" if pretrained else PAPER_STOP
 
 
 def removal_fraction(fraction: float | None, count: int | None) -> float | None:
@@ -214,3 +216,86 @@ def removal_fraction(fraction: float | None, count: int | None) -> float | None:
     if fraction is not None and count is not None:
         raise ReidPruneError("give either --fraction or --count, not both")
     return SelectOptions.fraction if fraction is None and count is None else fraction
+
+
+@dataclass(frozen=True)
+class ReadOptions:
+    """How a command reads a dataset folder.
+
+    Parameters
+    ----------
+    layout: the dataset layout, ``"auto"`` to detect it.
+    skip_bad_images: leave unreadable images out (counted) instead of stopping.
+    progress: show progress bars.
+    """
+
+    layout: str = "auto"
+    skip_bad_images: bool = False
+    progress: bool = True
+
+
+@dataclass(frozen=True)
+class ExportOptions:
+    """What ``prune`` / ``run`` write besides the lists, manifest and summary.
+
+    Parameters
+    ----------
+    materialize: also write a pruned, corrected copy of the dataset to this new folder.
+    link: how the copy places images (``hardlink``, ``copy``, ``symlink``).
+    """
+
+    materialize: str | None = None
+    link: str = "hardlink"
+
+
+@dataclass(frozen=True)
+class ScoreRequest:
+    """What a scoring command was asked, before the dataset and its preset are known.
+
+    Parameters
+    ----------
+    methods: method names, ``"all"`` for every one of :data:`METHODS`.
+    stop: one of :data:`STOP_MODES`, or None for :func:`default_stop`'s choice on the set.
+    The other fields are :class:`ScoreOptions`' (``score_epochs`` None = the run's length).
+    """
+
+    methods: tuple[str, ...] = ("entropy",)
+    score_epochs: int | None = None
+    every: int = 1
+    models: int = 1
+    folds: int = 5
+    ma_decay: float = 0.9
+    aum_flags: bool = True
+    recorder_topk: int = 0
+    stop: str | None = None
+    probe_fraction: float = 0.05
+
+    def resolve(self, train: TrainConfig, seed: int, probes: int, min_probes: int) -> ScoreOptions:
+        """The :class:`ScoreOptions` of this request on a set that affords ``probes`` probes
+        (:func:`reidprune.data.noise.probe_count`; ``min_probes`` is
+        :data:`reidprune.select.calibration.MIN_PROBES`)."""
+        methods = METHODS if "all" in self.methods else tuple(dict.fromkeys(self.methods))
+        stop = self.stop
+        if stop is None:
+            stop = default_stop(probes, bool(train.pretrained or train.weights), self.recorder_topk, min_probes)
+        return ScoreOptions(methods=methods, train=train, score_epochs=self.score_epochs, every=self.every,
+                            models=self.models, folds=self.folds, ma_decay=self.ma_decay, aum_flags=self.aum_flags,
+                            seed=seed, stop=stop, probe_fraction=self.probe_fraction,
+                            recorder_topk=self.recorder_topk)
+
+
+def select_options(method: str, fraction: float | None = None, count: int | None = None, delta: float | None = None,
+                   delta_chance: float | None = None, purify: bool = SelectOptions.purify,
+                   relabel: str = SelectOptions.relabel, strategy: str = SelectOptions.strategy,
+                   min_per_identity: int = SelectOptions.min_per_identity,
+                   class_balance: float = SelectOptions.class_balance,
+                   max_outlier_fraction: float = SelectOptions.max_outlier_fraction,
+                   decisions: str | None = None) -> SelectOptions:
+    """The :class:`SelectOptions` of the command-line choices: ``fraction`` / ``count`` (at most
+    one; neither = the default fraction) and ``delta`` / ``delta_chance`` (K x chance, K / C;
+    it overrides ``delta``) are resolved here, the rest passes as given."""
+    return SelectOptions(method=method, fraction=removal_fraction(fraction, count), count=count,
+                         purify=purify, delta=delta_chance if delta_chance is not None else delta,
+                         delta_relative=delta_chance is not None, relabel=relabel, strategy=strategy,
+                         min_per_identity=min_per_identity, class_balance=class_balance,
+                         max_outlier_fraction=max_outlier_fraction, decisions=decisions)

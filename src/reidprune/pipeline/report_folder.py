@@ -6,7 +6,7 @@ from pathlib import Path
 
 from reidprune.errors import ReidPruneError
 from reidprune.export.manifest import read_manifest
-from reidprune.pipeline.checks import prepare_output_folder
+from reidprune.validation.paths import prepare_output_folder
 from reidprune.report.gallery import entropy_histogram, flagged_gallery, identity_strips
 from reidprune.report.html import outlier_threshold_of, write_html_report
 from reidprune.select.defaults import PAPER_DELTA

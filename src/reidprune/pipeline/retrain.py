@@ -23,10 +23,14 @@ from reidprune.eval.classify import top1_accuracy
 from reidprune.eval.reid import evaluate_reid_features
 from reidprune.export.manifest import check_manifest_matches, read_manifest
 from reidprune.models.reid import build_model
-from reidprune.pipeline.checks import check_evaluation_splits, check_input_size, output_lock
+from reidprune.pipeline.checks import check_evaluation_splits
+from reidprune.models.names import check_input_size
+from reidprune.validation.paths import output_lock
 from reidprune.pipeline.loading import labels_from_manifest, load_training_images
+from reidprune.pipeline.options import ReadOptions
 from reidprune.run_key import run_key
-from reidprune.train.config import TrainChoices, TrainConfig, config_from_choices
+from reidprune.presets import config_from_choices
+from reidprune.train.config import TrainChoices, TrainConfig
 from reidprune.train.loop import fit, predict, resolve_device
 
 
@@ -121,9 +125,8 @@ def load_model(path: str | Path):
     return model, saved
 
 
-def train_folder(data: str | Path, out: str | Path, train: TrainChoices, *, echo: Callable[..., None],
-                 manifest: str | Path | None = None, layout: str = "auto", skip_bad_images: bool = False,
-                 progress: bool = True) -> dict:
+def train_folder(data: str | Path, out: str | Path, train: TrainChoices, read: ReadOptions = ReadOptions(), *,
+                 echo: Callable[..., None], manifest: str | Path | None = None) -> dict:
     """``reidprune train``: train on ``data`` (the rows a manifest keeps, with its corrected ids)
     and evaluate; writes ``out/model.pt`` and ``out/metrics.json`` and returns the metrics.
 
@@ -133,16 +136,17 @@ def train_folder(data: str | Path, out: str | Path, train: TrainChoices, *, echo
     out: the output folder (locked while training; ``out/checkpoint.ckpt`` resumes a run).
     train: the training options given; the preset's full training fills the rest.
     echo: prints the metrics.
+    read: how the dataset is read.
     manifest: a ``manifest.csv`` from ``reidprune prune``, or None for every training image.
-    layout, skip_bad_images, progress: how the dataset is read.
     """
-    table = load_dataset(data, layout)
+    table = load_dataset(data, read.layout)
+    progress = read.progress
     config, _ = config_from_choices(train, table.layout, scoring=False)
     check_input_size(config.backbone, config.height, config.width)
     check_evaluation_splits(table, config.mode)
     with output_lock(out):
         size = (config.height, config.width)
-        train_rows, images, _ = load_training_images(table, size, skip_bad_images, progress)
+        train_rows, images, _ = load_training_images(table, size, read.skip_bad_images, progress)
         labels, keep = train_rows.label, None
         if manifest:
             rows = read_manifest(manifest)
@@ -165,25 +169,24 @@ def train_folder(data: str | Path, out: str | Path, train: TrainChoices, *, echo
     return metrics
 
 
-def evaluate_folder(data: str | Path, model_path: str | Path, *, echo: Callable[..., None], layout: str = "auto",
-                    mode: str = TrainConfig.mode, device: str = TrainConfig.device, progress: bool = True) -> dict:
+def evaluate_folder(data: str | Path, model_path: str | Path, read: ReadOptions = ReadOptions(), *,
+                    echo: Callable[..., None], mode: str = TrainConfig.mode, device: str = TrainConfig.device) -> dict:
     """``reidprune evaluate``: a model from :func:`save_model` on ``data``'s query/gallery (or test) split.
 
     Parameters
     ----------
     data: the dataset folder.
     model_path: ``model.pt`` written by ``reidprune train``.
+    read: how the dataset is read (its layout; progress bars).
     echo: prints the metrics.
-    layout: the dataset layout, ``"auto"`` to detect it.
     mode: ``"reid"`` (rank-k, mAP) or ``"classify"`` (top-1).
     device: where to run the model.
-    progress: show progress bars.
     """
     model, saved = load_model(model_path)
-    table = load_dataset(data, layout)
+    table = load_dataset(data, read.layout)
     config = TrainConfig(mode=mode, backbone=saved["backbone"], height=saved["height"], width=saved["width"],
                          device=device)
-    eval_images = EvalImages.load(table, (config.height, config.width), progress=progress)
+    eval_images = EvalImages.load(table, (config.height, config.width), progress=read.progress)
     metrics = evaluate_model(model, table, eval_images, config)
     echo(format_metrics(metrics))
     return metrics

@@ -5,17 +5,17 @@ from functools import partial
 from pathlib import Path
 
 from reidprune.errors import ReidPruneError
-from reidprune.pipeline.checks import check_selection_setup, output_lock
-from reidprune.pipeline.options import Echo, removal_fraction
+from reidprune.pipeline.checks import check_selection_setup
+from reidprune.validation.paths import output_lock
+from reidprune.pipeline.options import Echo, ExportOptions, ReadOptions, ScoreRequest, SelectOptions
 from reidprune.pipeline.prune_folder import prune_scored
 from reidprune.pipeline.score_folder import score_into
 from reidprune.pipeline.selecting import Decision
 from reidprune.train.config import TrainChoices
 
-def run_folder(data: str | Path, out: str | Path, train: TrainChoices, *, echo: Echo, method: str = "entropy",
-               score_epochs: int | None = None, stop: str | None = None, probe_fraction: float | None = None,
-               layout: str = "auto", skip_bad_images: bool = False, progress: bool = True,
-               **selection) -> Decision:
+
+def run_folder(data: str | Path, out: str | Path, train: TrainChoices, request: ScoreRequest, select: SelectOptions,
+               export: ExportOptions, read: ReadOptions, *, echo: Echo) -> Decision:
     """Score ``data`` into ``out`` and prune with the scores, holding ``out``'s lock throughout.
 
     The selection options are checked against the dataset before any training; a selection that
@@ -25,25 +25,18 @@ def run_folder(data: str | Path, out: str | Path, train: TrainChoices, *, echo: 
     ----------
     data, out: the dataset folder and the output folder.
     train: the training options given (the scoring run's).
+    request: the scoring run (its methods: ``select.method``, our detector).
+    select, export: how to select and what to write (see :func:`~reidprune.pipeline.prune_folder.prune_scored`).
+    read: how the dataset is read.
     echo: prints results and notes.
-    method: our detector, ``entropy`` or ``entropy_knn``; it ranks and purifies.
-    score_epochs, stop, probe_fraction: the scoring run's cap, stop rule and probes (see ``score_into``).
-    layout, skip_bad_images, progress: how the dataset is read.
-    selection: :func:`~reidprune.pipeline.prune_folder.prune_scored`'s options (``fraction``,
-        ``count``, ``delta``, ``materialize``, ...).
     """
-    fraction, count = removal_fraction(selection.get("fraction"), selection.get("count")), selection.get("count")
-    before_training = partial(check_selection_setup, fraction=fraction, count=count,
-                              materialize=selection.get("materialize"), out=out,
-                              decisions=selection.get("decisions"))
+    before_training = partial(check_selection_setup, fraction=select.fraction, count=select.count,
+                              materialize=export.materialize, out=out, decisions=select.decisions)
     with output_lock(out):
-        extra = {} if probe_fraction is None else {"probe_fraction": probe_fraction}
-        scored = score_into(data, out, train, echo=echo, methods=(method,), score_epochs=score_epochs, stop=stop,
-                            layout=layout, skip_bad_images=skip_bad_images, progress=progress,
-                            before_training=before_training, **extra)
+        scored = score_into(data, out, train, request, read, echo=echo, before_training=before_training)
         try:
-            return prune_scored(scored.table, scored.train, scored.scores, out, method, echo=echo,
-                                skipped=scored.scores.info.get("skipped_files"), **selection)
+            return prune_scored(scored.table, scored.train, scored.scores, out, select, export, echo=echo,
+                                skipped=scored.scores.info.get("skipped_files"))
         except ReidPruneError as exc:
             saved = Path(out) / "scores.npz"
             raise ReidPruneError(

@@ -15,16 +15,17 @@ from typing import Callable
 from reidprune.data.layouts import load_counted
 from reidprune.data.table import SampleTable
 from reidprune.models.weights import resolve_weights
-from reidprune.pipeline.checks import check_input_size, output_lock
+from reidprune.models.names import check_input_size
+from reidprune.validation.paths import output_lock
 from reidprune.pipeline.loading import load_training_images
 from reidprune.data.noise import probe_count
-from reidprune.pipeline.options import METHODS, Echo, ScoreOptions, default_stop
+from reidprune.pipeline.options import Echo, ReadOptions, ScoreRequest
 from reidprune.select.calibration import MIN_PROBES
 from reidprune.pipeline.scoring import score_dataset
 from reidprune.scores.store import ScoreSet
 from reidprune.train import distributed
-from reidprune.select.defaults import PAPER_DELTA, PRESET_DELTA
-from reidprune.train.config import TrainChoices, config_from_choices
+from reidprune.presets import PRESETS, config_from_choices
+from reidprune.train.config import TrainChoices
 
 
 @dataclass
@@ -37,16 +38,15 @@ class ScoredFolder:
     scores: ScoreSet
 
 
-def score_folder(data: str | Path, out: str | Path, train: TrainChoices, *, echo: Echo, **options) -> ScoredFolder:
+def score_folder(data: str | Path, out: str | Path, train: TrainChoices, request: ScoreRequest, read: ReadOptions,
+                 *, echo: Echo) -> ScoredFolder:
     """Score ``data`` into ``out/scores.npz`` while holding ``out``'s lock (see :func:`score_into`)."""
     with output_lock(out):
-        return score_into(data, out, train, echo=echo, **options)
+        return score_into(data, out, train, request, read, echo=echo)
 
 
-def score_into(data: str | Path, out: str | Path, train: TrainChoices, *, echo: Echo,
-               methods: tuple[str, ...] = ScoreOptions.methods, stop: str | None = None, layout: str = "auto",
-               skip_bad_images: bool = False, progress: bool = True,
-               before_training: Callable[[SampleTable], None] | None = None, **score_fields) -> ScoredFolder:
+def score_into(data: str | Path, out: str | Path, train: TrainChoices, request: ScoreRequest, read: ReadOptions,
+               *, echo: Echo, before_training: Callable[[SampleTable], None] | None = None) -> ScoredFolder:
     """Score every training image of ``data``; writes ``out/scores.npz`` (resumes from ``out/checkpoints``).
 
     Parameters
@@ -54,42 +54,33 @@ def score_into(data: str | Path, out: str | Path, train: TrainChoices, *, echo: 
     data: the dataset folder.
     out: the output folder (created; the caller holds its lock).
     train: the training options given; the preset fills the rest.
+    request: what to score and how (:meth:`ScoreRequest.resolve` fills in the stop on this set).
+    read: how the dataset is read.
     echo: prints results and progress notes (see :data:`Echo`).
-    methods: method names, ``"all"`` for every one of :data:`~reidprune.pipeline.options.METHODS`.
-    stop: ``"auto"`` / ``"fixed"``; None = auto for pretrained models (exact recorder), else fixed.
-    layout: the dataset layout, ``"auto"`` to detect it.
-    skip_bad_images: leave unreadable images out (counted) instead of stopping.
-    progress: show progress bars.
     before_training: called with the dataset table before any training (checks of later steps).
-    score_fields: the other :class:`~reidprune.pipeline.options.ScoreOptions` fields
-        (``score_epochs``, ``every``, ``models``, ``folds``, ``ma_decay``, ``aum_flags``, ``recorder_topk``).
     """
     if distributed.init_from_env() and not distributed.is_main():  # under torchrun: rank 0 speaks
         echo = _silent
-    table, skipped = load_counted(data, layout)
+    table, skipped = load_counted(data, read.layout)
     config, preset = config_from_choices(train, table.layout, scoring=True)
     check_input_size(config.backbone, config.height, config.width)
-    methods = METHODS if "all" in methods else tuple(dict.fromkeys(methods))
-    if stop is None:
-        fraction = score_fields.get("probe_fraction", ScoreOptions.probe_fraction)
-        stop = default_stop(probe_count(table.split_table("train").label, fraction),
-                            bool(config.pretrained or config.weights), score_fields.get("recorder_topk", 0),
-                            MIN_PROBES)
-    options = ScoreOptions(methods=methods, train=config, seed=train.seed, stop=stop, **score_fields)
+    probes = probe_count(table.split_table("train").label, request.probe_fraction)
+    options = request.resolve(config, train.seed, probes, MIN_PROBES)
+    methods = options.methods
     out = Path(out)
     if before_training is not None:
         before_training(table)
     _, weights = resolve_weights(config.backbone, config.weights, config.pretrained)  # fails before any work
     echo(f"weights: {weights.describe()}", err=True)
     rows, images, skipped["unreadable"] = load_training_images(table, (config.height, config.width),
-                                                               skip_bad_images, progress)
+                                                               read.skip_bad_images, read.progress)
     echo(f"scoring {len(rows)} images of {rows.num_classes} identities with {', '.join(methods)} "
          f"({preset} preset: {config.backbone} at {config.height}x{config.width}, {config.epochs} epochs, "
          f"{config.mode} mode)", err=True)
     began = time.perf_counter()
-    scores = score_dataset(rows, images, options, workdir=out / "checkpoints", progress=progress)
+    scores = score_dataset(rows, images, options, workdir=out / "checkpoints", progress=read.progress)
     scores.info.update({"dataset": str(table.root), "layout": table.layout, "preset": preset,
-                        "delta": PRESET_DELTA.get(preset, PAPER_DELTA),
+                        "delta": PRESETS[preset].delta,
                         "seconds": time.perf_counter() - began,
                         "skipped_files": {k: v for k, v in skipped.items() if v}})
     scored = ScoredFolder(table, rows, images, scores)

@@ -29,7 +29,8 @@ from reidprune.dynamics.topk import TopKLogitRecorder
 from reidprune.dynamics.trackers import AUMTracker, ForgettingTracker, LossEMATracker
 from reidprune.errors import ReidPruneError
 from reidprune.models.reid import build_model
-from reidprune.pipeline.options import CE_RUNS, FULL_RUN, MAIN_RUN, METHODS, ScoreOptions  # noqa: F401 (METHODS: public here too)
+from reidprune.pipeline.options import ScoreOptions
+from reidprune.scores.registry import CE_RUNS, FULL_RUN, MAIN_RUN
 from reidprune.data.noise import choose_probes, nearest_classes, probe_count
 from reidprune.dynamics.probe_stop import ProbeMonitor
 from reidprune.dynamics.stopping import EpochAccuracy, ScoringMonitor

@@ -17,12 +17,11 @@ from reidprune.export.seed_lists import write_seed_lists
 from reidprune.pipeline.options import SelectOptions
 from reidprune.scores.entropy import soft_label_statistics
 from reidprune.scores.store import MethodScores, ScoreSet
-from reidprune.select.calibration import separates
 from reidprune.select.decisions import apply_reviews, read_reviews
 from reidprune.select.defaults import PAPER_DELTA
 from reidprune.select.outlook import REDUNDANT_STRATEGY, outlook
 from reidprune.select.prune import SelectionReport, select_with_report
-from reidprune.select.purify import (outlier_fraction_warning, outlier_threshold, purification_flags,
+from reidprune.select.purify import (outlier_fraction_warning, outlier_threshold, purify,
                                      relabel_fraction_warning)
 from reidprune.select.selection import Selection
 from reidprune.select.strategies import prune_order
@@ -70,29 +69,16 @@ def decide(scores: ScoreSet, options: SelectOptions) -> Decision:
         recorded, predicted, max_score = _soft_label_extras(ours, scores.labels)
         entropy = np.where(recorded, ours.importance, np.nan)
         quality = calibration_of(scores, source)
-        threshold = outlier_threshold(_num_classes(ours, scores), *_delta(options, scores, quality))
-        mislabeled, outliers = purification_flags(predicted, np.where(recorded, max_score, np.nan), scores.labels,
-                                                  threshold, judged=~_probes(scores, source))
+        delta, relative = _delta(options, scores, quality)
+        threshold = outlier_threshold(_num_classes(ours, scores), delta, relative)
+        done = purify(predicted, np.where(recorded, max_score, np.nan), scores.labels, threshold,
+                      quality=quality if options.purify else None, judged=~_probes(scores, source),
+                      relabel=options.relabel, delta_given=options.delta is not None)
+        mislabeled, outliers, relabel = done.mislabeled, done.outliers, options.purify and done.relabel
         if not recorded.all():
             warnings.append(unrecorded_message(int((~recorded).sum()), ours.params))
-        if options.purify and quality is not None and not separates(quality.get("separation", 0.0)):
-            notes.append(f"the {quality['probes']} probes show the soft labels do not tell wrong labels from right ones "
-                         f"here: they are flagged about as often as the other images ({quality['recall']:.0%} "
-                         f"against {quality['flagged'] / max(1, len(scores.paths) - quality['probes']):.0%})")
-            warnings.append(NO_SEPARATION)
-            mislabeled = np.zeros(n, bool)
-            if options.delta is None:
-                outliers = np.zeros(n, bool)
-            relabel = False
-        elif options.purify and quality is not None:
-            notes.append(quality_line(quality, int(mislabeled.sum())))
-            if not separates(quality.get("separation_similar", quality.get("separation", 0.0))):
-                warnings.append("errors between look-alike identities are not found here: the probes given a "
-                                "similar identity's label are flagged about as often as the other images, so the "
-                                "flags are mostly random label errors; check look-alikes by hand")
-            if options.relabel == "auto" and not quality["relabel_pays"]:
-                relabel = False
-                warnings.append(NO_RELABEL)
+        warnings += done.warnings
+        notes += done.notes
     elif options.purify:
         raise ReidPruneError("purification needs our soft labels: score with --method entropy too, "
                              "or pass --no-purify")
@@ -165,25 +151,6 @@ def _delta(options: SelectOptions, scores: ScoreSet, quality: dict | None) -> tu
     if quality is not None:
         return float(quality["delta"]), False
     return float(scores.info.get("delta", PAPER_DELTA)), False
-
-
-NO_SEPARATION = ("nothing is relabelled, flagged or removed as an outlier: on this set (typically 2-3 images per "
-                 "identity) the scoring run cannot find wrong labels; prune only, or review by hand")
-NO_RELABEL = ("relabelling is not expected to fix more labels than it breaks here (estimated precision x correction "
-              "too low, typical of few images per identity, or fewer than 100 probes to tell): the flagged images "
-              "keep their label and are listed for `reidprune review`; pass --relabel all to relabel anyway")
-
-
-def quality_line(quality: dict, flagged: int) -> str:
-    """What the probes say about the decisions, in one line."""
-    upper = quality.get("noise_rate_upper", quality["noise_rate"])
-    kinds = "".join(f", {quality[k]:.0%} of {k[7:]} ones" for k in ("recall_random", "recall_similar") if k in quality)
-    return (f"estimated on {quality['probes']} probes (known wrong labels in the scoring run): noise rate "
-            f"~{quality['noise_rate']:.1%} (at most {upper:.1%} if every error is between look-alike identities); "
-            f"of the {flagged} flagged as mislabeled ~{quality['precision']:.0%} are "
-            f"wrong (precision); ~{quality['recall']:.0%} of the wrong labels are flagged (recall{kinds}); "
-            f"~{quality['correction']:.0%} of the proposed labels are right; outlier threshold "
-            f"{quality['delta']:.4g} (at most ~1% of ordinary images fall below it)")
 
 
 def apply_decisions(decision: Decision, scores: ScoreSet, path: str | Path) -> Decision:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from reidprune.errors import ReidPruneError
-from reidprune.validation import as_labels, as_probabilities, check_int
+from reidprune.validation.arrays import as_labels, as_probabilities, check_int
 
 
 def confident_learning_issues(labels: np.ndarray, pred_probs: np.ndarray,

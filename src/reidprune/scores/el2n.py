@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from reidprune.errors import ReidPruneError
-from reidprune.validation import as_logits, softmax
+from reidprune.validation.arrays import as_logits, softmax
 
 
 def el2n_scores(logits: np.ndarray, labels: np.ndarray) -> np.ndarray:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from reidprune.errors import ReidPruneError
-from reidprune.validation import ROW_SUM_TOLERANCE, as_matrix, as_probabilities, softmax
+from reidprune.validation.arrays import ROW_SUM_TOLERANCE, as_matrix, as_probabilities, softmax
 
 __all__ = ["ROW_SUM_TOLERANCE", "entropy_scores", "max_scores", "predicted_labels", "soft_labels",
            "validate_soft_labels"]
@@ -123,7 +123,7 @@ def soft_label_statistics(mean_logits: np.ndarray, labels: np.ndarray
     return recorded, importance, predicted, np.where(recorded, max_scores(soft), np.nan)
 
 
-#: Soft labels are probability rows; the check lives in :mod:`reidprune.validation`.
+#: Soft labels are probability rows; the check lives in :mod:`reidprune.validation.arrays`.
 validate_soft_labels = as_probabilities
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from reidprune.errors import ReidPruneError
-from reidprune.validation import check_int
+from reidprune.validation.arrays import check_int
 
 
 def forgetting_scores(forgets: np.ndarray, ever_correct: np.ndarray, seed: int) -> np.ndarray:

@@ -25,7 +25,7 @@ from torch.func import functional_call, grad, vmap
 
 from reidprune.errors import ReidPruneError
 from reidprune.scores.el2n import average_over_models
-from reidprune.validation import as_logits, check_int, softmax
+from reidprune.validation.arrays import as_logits, check_int, softmax
 
 __all__ = ["grand_scores", "grand_last_layer_scores", "average_over_models"]
 

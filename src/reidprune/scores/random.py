@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from reidprune.validation import check_int
+from reidprune.validation.arrays import check_int
 
 
 def random_scores(num_samples: int, seed: int) -> np.ndarray:

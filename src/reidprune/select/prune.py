@@ -41,7 +41,7 @@ import numpy as np
 
 from reidprune.errors import ReidPruneError
 from reidprune.select.selection import KEPT, OUTLIER, PRUNED, RELABELLED, Selection
-from reidprune.validation import as_bool_mask, as_labels, check_int, check_number
+from reidprune.validation.arrays import as_bool_mask, as_labels, check_int, check_number
 
 # ceil() of a product of floats such as 0.5 * 10 * (1 - 0.4) must not jump to the next
 # integer because of rounding noise.

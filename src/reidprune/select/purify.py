@@ -15,9 +15,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from dataclasses import dataclass, field
+
 from reidprune.errors import ReidPruneError
-from reidprune.select.defaults import PAPER_DELTA
-from reidprune.validation import as_bool_mask, as_labels, as_probabilities, check_int, check_number
+from reidprune.select.calibration import SET_PROBES, repeated_pair_share, separates
+from reidprune.select.defaults import PAPER_DELTA, RELABEL_MODES
+from reidprune.validation.arrays import as_bool_mask, as_labels, as_probabilities, check_int, check_number
 
 
 def outlier_threshold(num_classes: int, delta: float = PAPER_DELTA,
@@ -176,3 +179,93 @@ def purification_flags(predicted: np.ndarray, max_score: np.ndarray, labels: np.
     mislabeled = judged & (np.asarray(predicted) != np.asarray(labels))
     outliers = judged & (np.where(recorded, scores, np.inf) <= threshold)
     return mislabeled, outliers
+
+
+NO_SEPARATION = ("nothing is relabelled, flagged or removed as an outlier: the known-wrong probes were flagged no "
+                 "more often than the other images, so the scoring run cannot find wrong labels on this set (seen "
+                 "with very few images per identity); prune only, or review by hand")
+NO_RELABEL = ("relabelling is not expected to fix more labels than it breaks here (estimated precision x correction "
+              "too low, typical of few images per identity, or fewer than 100 probes to tell): the flagged images "
+              "keep their label and are listed for `reidprune review`; pass --relabel all to relabel anyway")
+STRUCTURED = ("{share:.0%} of the flagged images fall in repeated (given -> proposed) identity pairs: the wrong "
+              "labels follow a pattern (look-alike identities confused, or merged), which the probes (isolated "
+              "wrong labels) do not mimic, so precision and recall are likely lower than estimated; review those "
+              "pairs by hand (`reidprune review`)")
+LOOK_ALIKES_MISSED = ("errors between look-alike identities are not found here: the probes given a similar "
+                      "identity's label are flagged about as often as the other images, so the flags are mostly "
+                      "random label errors; check look-alikes by hand")
+
+
+@dataclass
+class Purification:
+    """What purification decided: the flags, whether the flagged are relabelled, and why (lines)."""
+
+    mislabeled: np.ndarray
+    outliers: np.ndarray
+    relabel: bool
+    warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def purify(predicted: np.ndarray, max_score: np.ndarray, labels: np.ndarray, threshold: float,
+           quality: dict | None = None, judged: np.ndarray | None = None, relabel: str = "auto",
+           delta_given: bool = False) -> Purification:
+    """The purification decision: the paper's flags, held back where the probes say they do harm.
+
+    Parameters
+    ----------
+    predicted, max_score, labels, threshold, judged: as :func:`purification_flags` (``judged``
+        excludes the scoring run's probes: their label was wrong on purpose).
+    quality: the probes' estimates (:func:`reidprune.select.calibration.estimate`'s, as a dict with
+        ``separation``, ``separation_similar``, ``relabel_pays``, ...), None without probes.
+    relabel: ``"auto"`` relabels only when ``quality`` says it pays, ``"all"`` always (the paper),
+        ``"none"`` never.
+    delta_given: the threshold was chosen by the user (kept even where nothing can be told apart).
+
+    Returns
+    -------
+    :class:`Purification`. Where the probes are flagged no more often than the other images
+    (:func:`~reidprune.select.calibration.separates`), nothing is flagged or relabelled and no
+    outlier removed (unless ``delta_given``), with one warning. A warning also says when most
+    flags fall in repeated identity pairs (:func:`~reidprune.select.calibration.repeated_pair_share`):
+    the estimates are then optimistic.
+    """
+    if relabel not in RELABEL_MODES:
+        raise ReidPruneError(f"relabel must be one of {', '.join(RELABEL_MODES)}, got {relabel!r}")
+    mislabeled, outliers = purification_flags(predicted, max_score, labels, threshold, judged=judged)
+    done = Purification(mislabeled, outliers, relabel != "none")
+    if quality is None:
+        return done
+    if not separates(quality.get("separation", 0.0)):
+        others = max(1, len(mislabeled) - quality["probes"])
+        done.notes.append(f"the {quality['probes']} probes show the soft labels do not tell wrong labels from right "
+                          f"ones here: they are flagged about as often as the other images ({quality['recall']:.0%} "
+                          f"against {quality['flagged'] / others:.0%})")
+        done.warnings.append(NO_SEPARATION)
+        done.mislabeled = np.zeros_like(mislabeled)
+        if not delta_given:
+            done.outliers = np.zeros_like(outliers)
+        done.relabel = False
+        return done
+    done.notes.append(quality_line(quality, int(mislabeled.sum())))
+    share, repeated = repeated_pair_share(labels, predicted, mislabeled)
+    if share >= 0.5 and repeated >= SET_PROBES:  # most flags, and enough of them to tell
+        done.warnings.append(STRUCTURED.format(share=share))
+    if not separates(quality.get("separation_similar", quality.get("separation", 0.0))):
+        done.warnings.append(LOOK_ALIKES_MISSED)
+    if relabel == "auto" and not quality["relabel_pays"]:
+        done.relabel = False
+        done.warnings.append(NO_RELABEL)
+    return done
+
+
+def quality_line(quality: dict, flagged: int) -> str:
+    """What the probes say about the decisions, in one line."""
+    upper = quality.get("noise_rate_upper", quality["noise_rate"])
+    kinds = "".join(f", {quality[k]:.0%} of {k[7:]} ones" for k in ("recall_random", "recall_similar") if k in quality)
+    return (f"estimated on {quality['probes']} probes (known wrong labels in the scoring run): noise rate "
+            f"~{quality['noise_rate']:.1%} (at most {upper:.1%} if every error is between look-alike identities); "
+            f"of the {flagged} flagged as mislabeled ~{quality['precision']:.0%} are "
+            f"wrong (precision); ~{quality['recall']:.0%} of the wrong labels are flagged (recall{kinds}); "
+            f"~{quality['correction']:.0%} of the proposed labels are right; outlier threshold "
+            f"{quality['delta']:.4g} (at most ~1% of ordinary images fall below it)")

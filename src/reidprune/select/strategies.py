@@ -25,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 
 from reidprune.errors import ReidPruneError
-from reidprune.validation import check_int, check_number
+from reidprune.validation.arrays import check_int, check_number
 
 STRATEGIES = ("easy", "random", "hard", "window", "ccs", "redundancy")
 

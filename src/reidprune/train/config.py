@@ -9,7 +9,6 @@ import dataclasses
 import math
 from dataclasses import dataclass, field
 
-from reidprune.data.layout_names import CLASSIFICATION_LAYOUTS
 from reidprune.errors import ReidPruneError
 
 MODES = ("reid", "classify")
@@ -128,34 +127,6 @@ def cpu_train_config(**changes) -> TrainConfig:
     return base.replace(**changes)
 
 
-PRESETS = ("auto", "paper", "cpu", "small")
-
-
-
-def preset_config(preset: str, scoring: bool, cuda: bool, mode: str | None = None) -> tuple[TrainConfig, str]:
-    """The training configuration of a preset, and the preset's resolved name.
-
-    ``paper``: ResNet-50 (ImageNet) at 256x128, the paper's runs (for a GPU); ``cpu``:
-    MobileNetV2 (ImageNet) at 128x64; ``small``: a small CNN from scratch at 64x32 (synthetic
-    worlds, tests); ``auto``: ``paper`` on a GPU, ``cpu`` otherwise. ``scoring`` picks the short
-    scoring run rather than a full training. ``mode="reid"`` picks the ``cpu`` preset's ReID-mode
-    scoring run (:func:`cpu_reid_scoring_config`); other presets score in ReID mode anyway.
-    """
-    if preset not in PRESETS:
-        raise ReidPruneError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
-    if preset == "auto":
-        preset = "paper" if cuda else "cpu"
-    if preset == "paper":
-        base = paper_scoring_config() if scoring else TrainConfig()
-        return base.replace(pretrained=True), preset
-    if preset == "cpu":
-        if not scoring:
-            return cpu_train_config(), preset
-        return (cpu_reid_scoring_config() if mode == "reid" else cpu_scoring_config()), preset
-    base = cpu_quick_config()
-    return (base if scoring else base.replace(epochs=30)), preset
-
-
 def cpu_quick_config(**changes) -> TrainConfig:
     """The ``small`` preset: a small CNN from scratch at 64x32, for the demo and tests.
 
@@ -175,8 +146,8 @@ class TrainChoices:
 
     Parameters
     ----------
-    preset: one of :data:`PRESETS` (see :func:`preset_config`).
-    mode: ``"reid"`` or ``"classify"``; None = classify for :data:`CLASSIFICATION_LAYOUTS`, else the preset's.
+    preset: one of :data:`reidprune.presets.PRESET_NAMES` (see :mod:`reidprune.presets`).
+    mode: ``"reid"`` or ``"classify"``; None = classify for :data:`reidprune.data.layout_names.CLASSIFICATION_LAYOUTS`, else the preset's.
     backbone, epochs, batch_size, instances, lr: override the preset's.
     pretrained: start from ImageNet weights; None = the preset's (off for the small CNN).
     weights: a local backbone weight file (implies pretrained weights).
@@ -198,56 +169,3 @@ class TrainChoices:
     amp: bool = True
     compile: bool = False
     seed: int = 0
-
-
-def config_from_choices(choices: TrainChoices, layout: str, scoring: bool) -> tuple[TrainConfig, str]:
-    """The :class:`TrainConfig` of ``choices`` on a dataset of ``layout``, and the resolved preset.
-
-    Parameters
-    ----------
-    choices: what the user gave; unset fields take the preset's values.
-    layout: the dataset's layout (canonical name); classification layouts default to classify mode.
-    scoring: the preset's short scoring run rather than its full training.
-    """
-    from reidprune.train.loop import resolve_device  # torch: only when a config is built
-
-    base, preset = preset_config(choices.preset, scoring, resolve_device(choices.device).type == "cuda",
-                                 choices.mode)
-    mode = choices.mode or ("classify" if layout in CLASSIFICATION_LAYOUTS else base.mode)
-    changes = {"mode": mode, "device": choices.device, "amp": choices.amp, "channels_last": choices.amp,
-               "compile": choices.compile, "seed": choices.seed, "weights": choices.weights}
-    for name in ("pretrained", "backbone", "epochs", "batch_size", "instances", "lr"):
-        if getattr(choices, name) is not None:
-            changes[name] = getattr(choices, name)
-    if choices.pretrained is None and choices.weights is None and changes.get("backbone", base.backbone) == "small":
-        changes["pretrained"] = False  # the small CNN has no ImageNet weights
-    if choices.size is not None:
-        changes["height"], changes["width"] = choices.size
-    if mode == "classify" and base.mode != "classify":  # CIFAR / CUB: plain CE
-        changes.setdefault("label_smoothing", 0.0)
-    return base.replace(**changes), preset
-
-
-def preset_defaults() -> dict[str, str]:
-    """What each preset uses for the options whose default depends on it, as ``--help`` shows it."""
-    small, cpu, paper = (preset_config(name, True, False)[0] for name in ("small", "cpu", "paper"))
-    small_train, cpu_train, paper_train = (preset_config(name, False, False)[0] for name in ("small", "cpu", "paper"))
-
-    def per_preset(value) -> str:
-        return f"small preset: {value(small)}; cpu: {value(cpu)}; paper: {value(paper)}"
-
-    return {
-        "backbone": per_preset(lambda c: c.backbone),
-        "size": per_preset(lambda c: f"{c.height}x{c.width}"),
-        "epochs": f"score/run: {paper.epochs}; train: {small_train.epochs} small preset, {cpu_train.epochs} cpu, "
-                  f"{paper_train.epochs} paper",
-        "batch_size": str(small.batch_size),
-        "instances": str(small.instances),
-        "lr": per_preset(lambda c: _scientific(c.lr)),
-    }
-
-
-def _scientific(value: float) -> str:
-    """3e-3, 3.5e-4: how learning rates are written."""
-    mantissa, exponent = f"{value:e}".split("e")
-    return f"{mantissa.rstrip('0').rstrip('.')}e{int(exponent)}"

@@ -21,7 +21,7 @@ import numpy as np
 
 from reidprune.data.table import SampleTable
 from reidprune.errors import ReidPruneError
-from reidprune.validation import relative_path
+from reidprune.validation.paths import relative_path
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp")
 

@@ -37,7 +37,7 @@ from reidprune.data.layouts.base import (
 )
 from reidprune.data.table import make_table
 from reidprune.errors import ReidPruneError
-from reidprune.validation import relative_path
+from reidprune.validation.paths import relative_path
 
 SPLIT_FOLDERS = ("train", "query", "gallery")
 EVAL_SPLITS = SPLIT_FOLDERS[1:]

@@ -28,7 +28,7 @@ from reidprune.data.layouts.base import (
 )
 from reidprune.data.table import make_table
 from reidprune.errors import ReidPruneError
-from reidprune.validation import relative_path
+from reidprune.validation.paths import relative_path
 
 # (list file, split, folder its paths are relative to)
 MSMT17_LISTS = (

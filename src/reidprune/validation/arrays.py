@@ -1,16 +1,11 @@
-"""Input checks shared by every module: one place for each rule and its message.
+"""Checks of numbers and arrays: one place for each rule and its message.
 
-Like cleanlab's ``internal/validation.py``: scores/, select/, export/ and data/ call these
-instead of keeping their own copies. Every check raises :class:`ReidPruneError` with a
-message that names the value at fault and what is expected, and returns the value in the
-form the caller computes with (int, float, int64 / float64 / bool arrays, clean paths).
+Like cleanlab's ``internal/validation.py``: scores/, select/, data/ and eval/ call these instead
+of keeping their own copies. Every check raises :class:`ReidPruneError` with a message that
+names the value at fault and what is expected, and returns the value in the form the caller
+computes with (int, float, int64 / float64 / bool arrays).
 """
 from __future__ import annotations
-
-import os
-import posixpath
-import re
-from pathlib import Path, PurePosixPath, PureWindowsPath
 
 import numpy as np
 
@@ -191,74 +186,3 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     shifted = logits - logits.max(axis=1, keepdims=True)
     weights = np.exp(shifted)
     return weights / weights.sum(axis=1, keepdims=True)
-
-
-def relative_path(rel: str, where: str, what: str = "path", base: str = "the dataset root") -> str:
-    """``rel`` as a clean relative posix path; refused if empty, absolute or with ``..``.
-
-    Parameters
-    ----------
-    rel:
-        The path as written in a list, a manifest or a plan (``/`` or ``\\`` separators).
-    where:
-        The file and line (or row) it came from, for the message.
-    what:
-        What the path is (``"path"``, ``"output path"``).
-    base:
-        What it must stay inside, for the message.
-    """
-    if not rel or "\x00" in rel:
-        raise ReidPruneError(f"{where}: empty or invalid {what} {rel!r}")
-    if rel.startswith(("/", "\\")) or PureWindowsPath(rel).drive or os.path.isabs(rel):
-        raise ReidPruneError(f"{where}: {what} {rel!r} is absolute; paths must be relative to {base}")
-    if ".." in re.split(r"[\\/]", rel):
-        raise ReidPruneError(f"{where}: {what} {rel!r} contains '..'; paths must be relative to "
-                             f"{base} and stay inside it")
-    return posixpath.normpath(rel)
-
-
-def is_absolute_path(path: str) -> bool:
-    """True for a POSIX or Windows absolute path (``/x``, ``C:\\x``, ``\\\\server\\x``)."""
-    return PurePosixPath(path).is_absolute() or PureWindowsPath(path).is_absolute()
-
-
-def check_outside(path: str | os.PathLike, root: str | os.PathLike, name: str) -> Path:
-    """``path`` resolved; refused when it is, holds or lies inside the dataset folder ``root``.
-
-    Parameters
-    ----------
-    path:
-        A folder about to be written (e.g. a pruned copy of the dataset).
-    root:
-        The dataset folder, which must stay untouched.
-    name:
-        What to call ``path`` in the message (``"output folder /x"``, ``"--materialize x"``).
-    """
-    target, root = Path(path).expanduser().resolve(), Path(root).resolve()
-    if target == root or root in target.parents or target in root.parents:
-        raise ReidPruneError(f"{name} overlaps the dataset {root}; write the copy to a folder outside the dataset")
-    return target
-
-
-def check_output_folder(out_dir: str | os.PathLike, overwrite: bool, how: str | None = "allow overwriting it",
-                        name: str | None = None) -> Path:
-    """``out_dir`` resolved; refused when it is a file, or a non-empty folder without ``overwrite``.
-
-    Parameters
-    ----------
-    out_dir:
-        The folder about to be written (it may not exist yet).
-    overwrite:
-        Whether replacing a non-empty folder is allowed.
-    how:
-        How the caller allows overwriting, for the message (``"pass --overwrite"``); None when it cannot.
-    name:
-        What to call the folder in messages; None = ``"output folder <resolved path>"``.
-    """
-    out = Path(out_dir).expanduser().resolve()
-    name = name or f"output folder {out}"
-    if out.exists() and not out.is_dir():
-        raise ReidPruneError(f"{name} exists and is not a folder; choose another path")
-    if out.is_dir() and not overwrite and any(out.iterdir()):
-        raise ReidPruneError(f"{name} is not empty; choose a new folder" + (f" or {how}" if how else ""))
-    return out
