@@ -261,6 +261,37 @@ def _score(table, images, options, observers, holder):
         scoring.ProbeMonitor = original
 
 
+#: which cells the rules were designed on (looked at while choosing them), and which were held out:
+#: (set, noise, kind, seed) -> role; a cell not listed was run after the last change and held out
+ROLES = {
+    **{(name, 0.2, "sym", 0): "design" for name in ("cuhk03-4", "towncentre", "cuhk03-2", "cuhk03-40ids", "cuhk03")},
+    ("synth", 0.2, "pair", 0): "design",
+    # held out when first run, then looked at: they showed the pair-wise limits (the structured-errors warning)
+    ("cuhk03-4", 0.2, "pair", 0): "seen", ("towncentre", 0.2, "pair", 0): "seen",
+    # the clean-data tie-break was designed on towncentre as shipped (a new user's run)
+    ("towncentre", 0.0, "sym", 0): "design",
+}
+
+
+def role(cell: dict) -> str:
+    return ROLES.get((cell["set"], cell["noise"], cell["kind"], cell["seed"]), "held out")
+
+
+def write_page_tables(page: Path, cells: list[dict]) -> None:
+    """Replace the table after each ``<!-- cells: ROLE -->`` marker of ``page`` with the cells of that role."""
+    out, skip = [], False
+    for line in page.read_text().splitlines():
+        if skip and line.startswith("|"):
+            continue
+        skip = False
+        out.append(line)
+        if line.startswith("<!-- cells: "):
+            wanted = line[len("<!-- cells: "):-len(" -->")]
+            out.append(table([c for c in cells if role(c) == wanted]))
+            skip = True
+    page.write_text("\n".join(out) + "\n")
+
+
 def table(cells: list[dict]) -> str:
     """The README table: truth and estimates side by side, and the issue's checks per cell."""
     head = ("| set | img/id | noise | default F1 (P / R) | corr. | oracle F1 [window] | AUM F1 | knn F1 | "
@@ -271,10 +302,13 @@ def table(cells: list[dict]) -> str:
         d, o, e = c["default"], c["oracle"], c["estimated"]
         knn = c.get("entropy_knn", {}).get("f1")
         kinds = ", ".join(f"{e[k]:.2f}" for k in ("recall_random", "recall_similar") if k in e)
+        clean = c["noise"] == 0  # no truth to score F1 against: the flags and outliers say it
         lines.append(
             f"| {c['set']} | {c['images_per_id']} | {c['noise']:.0%} {c['kind']} s{c['seed']} | "
-            f"{d['f1']:.3f} ({d['precision']:.2f} / {d['recall']:.2f}) | {d.get('correction') or 0:.2f} | "
-            f"{o['f1']:.3f} {o['window']} | {c['aum_same_run']['f1']:.3f} | {'' if knn is None else f'{knn:.3f}'} | "
+            + (f"{d['flagged']} flagged | - | - | {c['aum_same_run']['flagged']} flagged | - | " if clean else
+               f"{d['f1']:.3f} ({d['precision']:.2f} / {d['recall']:.2f}) | {d.get('correction') or 0:.2f} | "
+               f"{o['f1']:.3f} {o['window']} | {c['aum_same_run']['f1']:.3f} | {'' if knn is None else f'{knn:.3f}'} | ")
+            + 
             f"{e['precision']:.2f} / {e['recall']:.2f} / {e['noise_rate']:.2f} ({kinds}) | "
             f"{d['precision']:.2f} / {d['recall']:.2f} / {c['true_noise_rate']:.2f} | "
             f"{d['outliers']} ({d['outliers_of_clean']:.1%}) | {d['window'][1]} / {d['epochs_trained']} | "
@@ -286,6 +320,10 @@ def checks(cell: dict) -> str:
     """Which of issue 26's per-cell targets hold: F1 >= 0.9 x oracle and >= AUM, outliers < 2% of the
     clean images, estimates within 0.05 (P, R, noise rate)."""
     d, o, e = cell["default"], cell["oracle"], cell["estimated"]
+    if cell["noise"] == 0:  # a clean set: no wrong labels to find; the run must leave it alone
+        marks = {"flags < 2%": d["flagged"] < 0.02 * cell["train_images"], "outliers": d["outliers_of_clean"] < 0.02,
+                 "est noise": abs(e["noise_rate"] - cell["true_noise_rate"]) <= 0.05}
+        return " ".join(("+" if ok else "-") + name for name, ok in marks.items())
     marks = {"0.9 oracle": d["f1"] >= 0.9 * o["f1"], ">= AUM": d["f1"] >= cell["aum_same_run"]["f1"],
              "outliers": d["outliers_of_clean"] < 0.02,
              "est P": abs(e["precision"] - d["precision"]) <= 0.05 if d["flagged"] else None,
@@ -303,6 +341,8 @@ def main(argv=None):
     parser.add_argument("--cap", type=int, default=10, help="epochs trained (the default run's cap is 12)")
     parser.add_argument("--out", type=Path, default=HERE / "results" / "regime_grid.json")
     parser.add_argument("--table", action="store_true", help="print the Markdown table of --out and exit")
+    parser.add_argument("--page", type=Path, default=None,
+                        help="rewrite the tables of this Markdown page (after its '<!-- cells: ROLE -->' lines) and exit")
     parser.add_argument("--replay", action="store_true",
                         help="recompute every cell's default decisions from its saved logits (bench-work/dynamics) "
                              "with the current code, without training")
@@ -310,6 +350,9 @@ def main(argv=None):
     done = json.loads(args.out.read_text()) if args.out.exists() else {"cells": []}
     if args.table:
         print(table(done["cells"]))
+        return
+    if args.page:
+        write_page_tables(args.page, done["cells"])
         return
     if args.replay:
         for cell in done["cells"]:

@@ -147,3 +147,15 @@ def test_prune_takes_delta_from_the_scoring_preset_unless_given(world, scored, t
                         "--max-outlier-fraction", 1, *extra)
         assert result.exit_code == 0, result.output
         assert json.loads((out / "selection.json").read_text())["outlier_threshold"] == expected
+
+
+def test_train_with_dynamic_pruning_saves_iterations(world, tmp_path):
+    runs = {}
+    for ratio in (0.0, 0.8):
+        out = tmp_path / f"dyn{ratio}"
+        result = invoke("train", world, "--out", out, "--epochs", 4, "--dynamic-prune", ratio, *TRAIN)
+        assert result.exit_code == 0, result.output
+        runs[ratio] = json.loads((out / "metrics.json").read_text())
+    assert runs[0.0]["iterations"] == 4 * 6 and runs[0.0]["dynamic"] == 0.0
+    assert runs[0.8]["iterations"] < runs[0.0]["iterations"] and runs[0.8]["dynamic"] == 0.8
+    assert invoke("train", world, "--out", tmp_path / "bad", "--dynamic-prune", 1.0, *TRAIN).exit_code == 2

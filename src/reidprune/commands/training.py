@@ -4,6 +4,7 @@ from __future__ import annotations
 import click
 
 from reidprune.commands.options import training_options
+from reidprune.console import FiniteFloatRange
 from reidprune.pipeline.options import ReadOptions
 from reidprune.train.config import MODES, TrainConfig
 
@@ -14,12 +15,17 @@ from reidprune.train.config import MODES, TrainConfig
               help="Output folder (model.pt, metrics.json).")
 @click.option("--manifest", type=click.Path(dir_okay=False), default=None,
               help="Train only on the rows a manifest keeps, with its corrected ids.")
+@click.option("--dynamic-prune", "dynamic", type=FiniteFloatRange(0, 1, max_open=True), default=0.0,
+              show_default=True,
+              help="Prune while training instead of before (InfoBatch-style): each epoch skip this share of the "
+                   "images the running soft label calls easy (below-mean entropy), scale the loss of the easy ones "
+                   "kept to match, and train on everything in the last 1/8 of the epochs. 0 = off.")
 @training_options
-def train(data, out, manifest, train, read):
+def train(data, out, manifest, dynamic, train, read):
     """Train a ReID (or classification) model on DATA and evaluate it."""
     from reidprune.pipeline.retrain import train_folder
 
-    train_folder(data, out, train, read, manifest=manifest, echo=click.echo)
+    train_folder(data, out, train, read, manifest=manifest, dynamic=dynamic, echo=click.echo)
 
 
 @click.command()

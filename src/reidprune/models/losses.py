@@ -5,8 +5,13 @@ import torch
 import torch.nn.functional as F
 
 
-def cross_entropy(logits: torch.Tensor, labels: torch.Tensor, smoothing: float = 0.1) -> torch.Tensor:
-    return F.cross_entropy(logits.float(), labels, label_smoothing=smoothing)
+def cross_entropy(logits: torch.Tensor, labels: torch.Tensor, smoothing: float = 0.1,
+                  weights: torch.Tensor | None = None) -> torch.Tensor:
+    """Mean cross-entropy with label smoothing; with ``weights``, the mean of each sample's loss times
+    its weight (dynamic pruning's rescaling keeps the expected gradient)."""
+    if weights is None:
+        return F.cross_entropy(logits.float(), labels, label_smoothing=smoothing)
+    return (F.cross_entropy(logits.float(), labels, label_smoothing=smoothing, reduction="none") * weights).mean()
 
 
 def batch_hard_triplet(features: torch.Tensor, labels: torch.Tensor, margin: float = 0.3,

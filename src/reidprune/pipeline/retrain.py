@@ -18,6 +18,8 @@ from reidprune.data.cache import image_rows
 from reidprune.data.images import load_images
 from reidprune.data.layouts import load_dataset
 from reidprune.data.table import SampleTable
+from reidprune.dynamics.dynamic_pruning import DynamicPruner
+from reidprune.dynamics.recorder import LogitRecorder
 from reidprune.errors import ReidPruneError
 from reidprune.eval.classify import top1_accuracy
 from reidprune.eval.reid import evaluate_reid_features
@@ -54,11 +56,21 @@ class EvalImages:
 
 
 def train_model(images: torch.Tensor, labels: np.ndarray, num_classes: int, config: TrainConfig,
-                checkpoint: str | Path | None = None, run_key: str = "", progress: bool = True):
-    """Build and train a fresh model; returns (model, FitResult)."""
+                checkpoint: str | Path | None = None, run_key: str = "", progress: bool = True,
+                dynamic: float = 0.0):
+    """Build and train a fresh model; returns (model, FitResult).
+
+    ``dynamic`` > 0 prunes dynamically: each epoch that share of the samples the running soft label
+    calls easy is skipped (:class:`~reidprune.dynamics.dynamic_pruning.DynamicPruner`).
+    """
     torch.manual_seed(config.seed)
     model = build_model(config.backbone, num_classes, weights=config.weights, pretrained=config.pretrained)
-    result = fit(model, images, labels, config, checkpoint=checkpoint, run_key=run_key, progress=progress)
+    hooks, pruner = [], None
+    if dynamic:
+        recorder = LogitRecorder(len(labels), num_classes, device=resolve_device(config.device))
+        hooks, pruner = [recorder], DynamicPruner(recorder, ratio=dynamic, seed=config.seed)
+    result = fit(model, images, labels, config, hooks=hooks, checkpoint=checkpoint, run_key=run_key,
+                 progress=progress, pruner=pruner)
     return model, result
 
 
@@ -85,16 +97,17 @@ def evaluate_model(model: torch.nn.Module, table: SampleTable, eval_images: Eval
 def retrain_and_evaluate(train_images: torch.Tensor, labels: np.ndarray, keep: np.ndarray | None,
                          table: SampleTable, eval_images: EvalImages, config: TrainConfig,
                          progress: bool = True, checkpoint: str | Path | None = None,
-                         run_key: str = "") -> tuple[dict, torch.nn.Module]:
+                         run_key: str = "", dynamic: float = 0.0) -> tuple[dict, torch.nn.Module]:
     """Train on the kept rows (all when ``keep`` is None) with ``labels``; (metrics, model).
 
-    With ``checkpoint``, training saves after every epoch and resumes from it (see ``fit``).
+    With ``checkpoint``, training saves after every epoch and resumes from it (see ``fit``);
+    ``dynamic``: see :func:`train_model`.
     """
     index = np.arange(len(labels)) if keep is None else np.flatnonzero(keep)
     if len(index) == 0:
         raise ReidPruneError("nothing left to train on: the selection removed every sample")
     model, result = train_model(image_rows(train_images, index), labels[index], table.num_classes, config,
-                                checkpoint=checkpoint, run_key=run_key, progress=progress)
+                                checkpoint=checkpoint, run_key=run_key, progress=progress, dynamic=dynamic)
     metrics = evaluate_model(model, table, eval_images, config)
     metrics.update({"train_images": int(len(index)), "seconds": round(result.seconds, 2),
                     "iterations": result.iterations})
@@ -126,7 +139,7 @@ def load_model(path: str | Path):
 
 
 def train_folder(data: str | Path, out: str | Path, train: TrainChoices, read: ReadOptions = ReadOptions(), *,
-                 echo: Callable[..., None], manifest: str | Path | None = None) -> dict:
+                 echo: Callable[..., None], manifest: str | Path | None = None, dynamic: float = 0.0) -> dict:
     """``reidprune train``: train on ``data`` (the rows a manifest keeps, with its corrected ids)
     and evaluate; writes ``out/model.pt`` and ``out/metrics.json`` and returns the metrics.
 
@@ -138,6 +151,7 @@ def train_folder(data: str | Path, out: str | Path, train: TrainChoices, read: R
     echo: prints the metrics.
     read: how the dataset is read.
     manifest: a ``manifest.csv`` from ``reidprune prune``, or None for every training image.
+    dynamic: prune dynamically while training (see :func:`train_model`); 0 = off.
     """
     table = load_dataset(data, read.layout)
     progress = read.progress
@@ -156,11 +170,12 @@ def train_folder(data: str | Path, out: str | Path, train: TrainChoices, read: R
         eval_images = EvalImages.load(table, size, progress=progress)
         out = Path(out)
         fingerprint = train_rows.fingerprint()
+        key = run_key([fingerprint, asdict(config), keep, labels] + ([dynamic] if dynamic else []))
         metrics, model = retrain_and_evaluate(images, labels, keep, table, eval_images, config, progress=progress,
-                                              checkpoint=out / "checkpoint.ckpt",
-                                              run_key=run_key([fingerprint, asdict(config), keep, labels]))
+                                              checkpoint=out / "checkpoint.ckpt", run_key=key, dynamic=dynamic)
         save_model(out / "model.pt", model, config)
-        write_json(out / "metrics.json", {**metrics, "config": asdict(config), "dataset": str(table.root),
+        write_json(out / "metrics.json", {**metrics, "config": asdict(config), "dynamic": dynamic,
+                                          "dataset": str(table.root),
                                           "fingerprint": fingerprint, "manifest": manifest,
                                           "reidprune": __version__})
         (out / "checkpoint.ckpt").unlink(missing_ok=True)

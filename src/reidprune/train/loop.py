@@ -98,7 +98,7 @@ def make_optimizer(model: torch.nn.Module, config: TrainConfig, iters_per_epoch:
 def fit(model: torch.nn.Module, images, labels: np.ndarray, config: TrainConfig,
         hooks: Sequence[TrainingHook] = (), callbacks: Sequence[EpochCallback] = (),
         checkpoint: str | Path | None = None, run_key: str = "", progress: bool = True,
-        checkpoint_every: int = 0, settings: dict | None = None) -> FitResult:
+        checkpoint_every: int = 0, settings: dict | None = None, pruner=None) -> FitResult:
     """Train ``model`` on uint8 ``images`` (N x 3 x H x W) with integer ``labels`` (N,).
 
     Parameters
@@ -118,6 +118,10 @@ def fit(model: torch.nn.Module, images, labels: np.ndarray, config: TrainConfig,
     settings:
         What ``run_key`` was made from (default: ``config`` as a dict), stored in the checkpoint
         so a refused checkpoint can name the setting that differs.
+    pruner:
+        Dynamic pruning (:class:`~reidprune.dynamics.dynamic_pruning.DynamicPruner`): its
+        ``plan(epoch, epochs)`` gives each epoch's active samples and loss weights; the schedule
+        still counts the full set's iterations per epoch.
     """
     labels = np.asarray(labels, dtype=np.int64)
     if len(images) != len(labels):
@@ -137,7 +141,8 @@ def fit(model: torch.nn.Module, images, labels: np.ndarray, config: TrainConfig,
     optimizer, scheduler = make_optimizer(model, config, steps_per_epoch)
     label_t = torch.as_tensor(labels).to(device)
     settings = _plain_settings(config.as_dict() if settings is None else settings)
-    state = _TrainState(model, optimizer, scheduler, hooks, callbacks, settings, world)
+    state = _TrainState(model, optimizer, scheduler, hooks, [*callbacks, *([pruner] if pruner else [])], settings,
+                        world)
     result = FitResult(config.epochs, 0, 0.0)
     start_epoch, start_step = 1, 0
     if checkpoint is not None and (saved := load_checkpoint(checkpoint)) is not None:
@@ -173,7 +178,9 @@ def fit(model: torch.nn.Module, images, labels: np.ndarray, config: TrainConfig,
         for epoch in range(start_epoch, config.epochs + 1):
             if _stop_requested(callbacks):  # resumed after an adaptive stop
                 break
-            batches = distributed.shard_batches(sampler.batches(epoch), rank, world)
+            active, weights = (None, None) if pruner is None else pruner.plan(epoch, config.epochs)
+            batches = distributed.shard_batches(_epoch_batches(sampler, labels, config, epoch, active), rank, world)
+            weight_t = None if weights is None else torch.as_tensor(weights, dtype=torch.float32, device=device)
             first = start_step if epoch == start_epoch else 0
             model.train()
             loss_sum = torch.zeros((), device=device)
@@ -186,7 +193,7 @@ def fit(model: torch.nn.Module, images, labels: np.ndarray, config: TrainConfig,
                     x = x.contiguous(memory_format=torch.channels_last)
                 y = label_t[idx]
                 out = _forward(net, x, config, device)
-                loss = _loss(out, y, config)
+                loss = _loss(out, y, config, None if weight_t is None else weight_t[idx])
                 divergence.check(out[0], loss, epoch, step, device)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
@@ -207,6 +214,8 @@ def fit(model: torch.nn.Module, images, labels: np.ndarray, config: TrainConfig,
                            if checkpoint is not None else ""))
                 if checkpoint_every and (step + 1) % checkpoint_every == 0:
                     save(epoch, step + 1)
+            for _ in range(steps_per_epoch - len(batches)):  # a dynamically pruned epoch: keep the schedule
+                scheduler.step()
             result.losses.append(float(loss_sum) / max(1, len(batches) - first))
             bar.set_postfix(loss=result.losses[-1])
             bar.close()
@@ -282,11 +291,19 @@ def _forward(model, x, config: TrainConfig, device: torch.device):
     return model(x)
 
 
-def _loss(out, labels: torch.Tensor, config: TrainConfig) -> torch.Tensor:
+def _epoch_batches(sampler, labels: np.ndarray, config: TrainConfig, epoch: int,
+                   active: np.ndarray | None) -> list[np.ndarray]:
+    """The epoch's batches of dataset indices; with ``active``, drawn from those samples only."""
+    if active is None:
+        return sampler.batches(epoch)
+    return [active[b] for b in make_sampler(labels[active], config).batches(epoch)]
+
+
+def _loss(out, labels: torch.Tensor, config: TrainConfig, weights: torch.Tensor | None = None) -> torch.Tensor:
     logits = out[0]
     if config.mode == "classify":
-        return cross_entropy(logits, labels, config.label_smoothing if config.label_smoothing else 0.0)
-    ce = cross_entropy(logits, labels, config.label_smoothing)
+        return cross_entropy(logits, labels, config.label_smoothing if config.label_smoothing else 0.0, weights)
+    ce = cross_entropy(logits, labels, config.label_smoothing, weights)
     return ce + config.triplet_weight * batch_hard_triplet(out[1], labels, config.triplet_margin,
                                                         config.triplet_normalize)
 
