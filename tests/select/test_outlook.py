@@ -12,7 +12,9 @@ def test_few_images_per_identity_prune_at_random_and_say_why():
 
 def test_redundant_sets_use_the_strategy_measured_best_there():
     advice = outlook(32.5, 0.5)
-    assert advice.strategy == REDUNDANT_STRATEGY and "towncentre" in advice.why
+    assert advice.strategy == REDUNDANT_STRATEGY == "easy" and "towncentre" in advice.why
+    assert "about 3 points" in advice.expect and "expect a cost at 50%" in advice.expect
+    assert "expect a cost" not in outlook(32.5, 0.3).expect
 
 
 def test_the_boundary_is_between_the_anchors():

@@ -68,16 +68,15 @@ def paired_differences(rows: list[dict], reference: str = "random", metric: str 
     """
     from scipy import stats
 
-    def key(row: dict, fraction: float) -> tuple:
-        return (row["noise"], fraction, row["seed"])
+    def pair(row: dict) -> tuple:  # what a row is compared on (the unpruned run has one fraction, 0)
+        return row["noise"], row["seed"], None if reference == BASELINE else row["fraction"]
 
-    base = {key(r, r["fraction"] if reference != BASELINE else None): r[metric] for r in rows
-            if r["method"] == reference and r[metric] is not None}
+    base = {pair(r): r[metric] for r in rows if r["method"] == reference and r[metric] is not None}
     groups: dict[tuple, dict[int, float]] = defaultdict(dict)
     for row in rows:
         if row["method"] in (reference, BASELINE) or row[metric] is None:
             continue
-        other = base.get(key(row, row["fraction"] if reference != BASELINE else None))
+        other = base.get(pair(row))
         if other is not None:
             groups[tuple(row[k] for k in POINT_KEYS)][row["seed"]] = row[metric] - other
     out = []
