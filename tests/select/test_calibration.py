@@ -244,3 +244,25 @@ def test_purify_warns_when_most_flags_repeat_a_pair_and_holds_back_without_separ
     assert given.outliers.sum() == 1 and not given.mislabeled.any()
     assert not purify(predicted, max_score, labels, 0.05, quality=dict(quality, relabel_pays=False)).relabel
     assert purify(predicted, max_score, labels, 0.05, relabel="all").relabel
+
+
+def test_only_windows_that_separate_can_be_the_best():
+    """cuhk03-4 at 40% noise (regime grid): window 1 flags nearly everything, so its F1 estimate is the
+    highest (flagging all scores 2 rho / (1 + rho)), but the probes are flagged no more often than the
+    others and the run could not act on it. Windows 1-2 and 1-3 score lower and only 1-3 separates (by
+    more than 2 standard errors): it is the best window, and the run does not stop until 2 epochs past it."""
+    from reidprune.select.calibration import ProbeEstimate
+
+    n = 1000
+    monitor = ProbeMonitor(LogitRecorder(n + 100, 4), np.zeros(n + 100, int), np.zeros(n + 100, int),
+                           np.arange(n + 100) >= n, patience=2)
+    monitor.noise_rate = monitor.noise_rate_upper = 0.5
+    rows = [(1, 0.99, 990, -0.1), (2, 0.89, 850, 1.3), (3, 0.71, 630, 2.0 + 1e-6)]
+    for epoch, recall, flagged, separation in rows:
+        monitor.history.append(ProbeEstimate(epoch, 100, recall, 0.5, 0.5, flagged, 0.5, 0.0, 0.5, separation,
+                                             separation))
+        monitor._snapshots[epoch] = (None, None)
+    judged = {e.epoch: e.f1 for e in monitor.judged()}
+    assert judged[1] > judged[2] > judged[3]  # 0.664, 0.659, 0.628
+    assert monitor.best().epoch == 3
+    assert not monitor.should_stop  # epoch 3 itself: patience not yet spent

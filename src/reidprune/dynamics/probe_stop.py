@@ -9,7 +9,10 @@ model is memorising the wrong labels: the probes' recall falls) and the recorder
 to that window.
 
 ``patience`` is how far past a peak the search looks, not a threshold on the data: a window
-only wins on the probes' evidence.
+only wins on the probes' evidence. A window whose flags do not separate the probes from the other
+images (:func:`~reidprune.select.calibration.separates`) cannot win while one that does exists, and
+does not stop the run: the run would act on none of its flags (at high noise the earliest window
+flags nearly everything and so scores a high F1 estimate).
 
 The epochs after the window still help to *correct*: the model keeps learning the identities
 while it memorises the wrong labels, and memorisation only raises the score of the given label.
@@ -25,7 +28,7 @@ import numpy as np
 import torch
 
 from reidprune.errors import ReidPruneError
-from reidprune.select.calibration import ProbeEstimate, estimate
+from reidprune.select.calibration import ProbeEstimate, estimate, separates
 
 
 class ProbeMonitor:
@@ -72,8 +75,12 @@ class ProbeMonitor:
                         noise_rate_upper=max(self.noise_rate, self.noise_rate_upper)) for e in self.history]
 
     def best(self) -> ProbeEstimate | None:
+        """The best window kept; only windows whose flags separate the probes from the other images
+        (:func:`~reidprune.select.calibration.separates`) compete while there is one, since the run
+        acts on no other."""
         judged = [e for e in self.judged() if e.epoch in self._snapshots]
-        return max(judged, key=_rank) if judged else None
+        usable = [e for e in judged if separates(e.separation)] or judged
+        return max(usable, key=_rank) if usable else None
 
     @property
     def should_stop(self) -> bool:
@@ -90,7 +97,7 @@ class ProbeMonitor:
         self._snapshots[epoch] = (self.recorder.sums.detach().cpu().clone(), self.recorder.counts.detach().cpu().clone())
         self._forget_dominated()
         best = self.best()
-        if epoch - best.epoch >= self.patience:
+        if separates(best.separation) and epoch - best.epoch >= self.patience:
             self.stop_epoch = epoch
 
     def _forget_dominated(self) -> None:
@@ -104,7 +111,8 @@ class ProbeMonitor:
                 if recall < 0 or per_flag < 0:
                     return False
                 return recall > 0 or per_flag > 0 or (-b.flagged, -b.epoch) > (-a.flagged, -a.epoch)
-            return any(b.epoch != a.epoch and beats(b) for b in by_epoch.values() if b.epoch in self._snapshots)
+            return any(b.epoch != a.epoch and beats(b) and (separates(b.separation) or not separates(a.separation))
+                       for b in by_epoch.values() if b.epoch in self._snapshots)
 
         for epoch in sorted(self._snapshots):
             if epoch != self.history[-1].epoch and dominated(by_epoch[epoch]):
