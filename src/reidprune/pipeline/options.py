@@ -10,7 +10,7 @@ defaults.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import TYPE_CHECKING, Callable
 
 from reidprune import __version__
@@ -259,16 +259,16 @@ class ScoreRequest:
     The other fields are :class:`ScoreOptions`' (``score_epochs`` None = the run's length).
     """
 
-    methods: tuple[str, ...] = ("entropy",)
-    score_epochs: int | None = None
-    every: int = 1
-    models: int = 1
-    folds: int = 5
-    ma_decay: float = 0.9
-    aum_flags: bool = True
-    recorder_topk: int = 0
+    methods: tuple[str, ...] = ScoreOptions.methods
+    score_epochs: int | None = ScoreOptions.score_epochs
+    every: int = ScoreOptions.every
+    models: int = ScoreOptions.models
+    folds: int = ScoreOptions.folds
+    ma_decay: float = ScoreOptions.ma_decay
+    aum_flags: bool = ScoreOptions.aum_flags
+    recorder_topk: int = ScoreOptions.recorder_topk
     stop: str | None = None
-    probe_fraction: float = 0.05
+    probe_fraction: float = ScoreOptions.probe_fraction
 
     def resolve(self, train: TrainConfig, seed: int, probes: int, min_probes: int) -> ScoreOptions:
         """The :class:`ScoreOptions` of this request on a set that affords ``probes`` probes
@@ -278,10 +278,8 @@ class ScoreRequest:
         stop = self.stop
         if stop is None:
             stop = default_stop(probes, bool(train.pretrained or train.weights), self.recorder_topk, min_probes)
-        return ScoreOptions(methods=methods, train=train, score_epochs=self.score_epochs, every=self.every,
-                            models=self.models, folds=self.folds, ma_decay=self.ma_decay, aum_flags=self.aum_flags,
-                            seed=seed, stop=stop, probe_fraction=self.probe_fraction,
-                            recorder_topk=self.recorder_topk)
+        same = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("methods", "stop")}
+        return ScoreOptions(methods=methods, train=train, seed=seed, stop=stop, **same)
 
 
 def select_options(method: str, fraction: float | None = None, count: int | None = None, delta: float | None = None,
