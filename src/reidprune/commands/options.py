@@ -67,10 +67,9 @@ def probe_option(func):
                         help="Share of the images made probes (--stop probes; at most 400, one per identity).")(func)
 
 
-def _take(values: dict, cls, **renamed):
-    """Pop the fields of dataclass ``cls`` from a command's ``values`` (``renamed``: field -> option name)."""
-    names = {f.name: renamed.get(f.name, f.name) for f in dataclasses.fields(cls)}
-    return {field: values.pop(option) for field, option in names.items() if option in values}
+def _take(values: dict, cls) -> dict:
+    """Pop the fields of dataclass ``cls`` that a command's ``values`` hold."""
+    return {f.name: values.pop(f.name) for f in dataclasses.fields(cls) if f.name in values}
 
 
 def training_options(func):
