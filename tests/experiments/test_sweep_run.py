@@ -150,3 +150,18 @@ def test_other_fixed_settings_are_refused_in_the_same_folder(swept, world):
     longer = SweepOptions(Grid(methods=("random",), fractions=(0.75,), seeds=(0,)), SCORE, RETRAIN.replace(epochs=3))
     with pytest.raises(ReidPruneError, match=r"retrain_config\.epochs: 1 in the file, 3 now"):
         run_sweep(world, out, longer, progress=False, echo=lambda m: None)
+
+
+def test_at_equal_iterations_a_half_pruned_cell_trains_twice_the_epochs_and_as_many_steps(world, tmp_path):
+    grid = Grid(methods=("random",), fractions=(0.5,), seeds=(0,), max_outlier_fraction=1.0)
+    options = SweepOptions(grid, SCORE, RETRAIN.replace(milestones=(1,)), equal_iterations=True)
+    run_sweep(world, tmp_path, options, progress=False, echo=lambda m: None)
+    rows = {r["method"]: r for r in _rows(tmp_path)}
+    pruned, full = (json.loads(rows[m]["settings"])["retrain"] for m in ("random", "none"))
+    assert (full["epochs"], full["milestones"]) == (1, [1])
+    assert (pruned["epochs"], pruned["milestones"]) == (2, [2])
+    assert rows["random"]["iterations"] == rows["none"]["iterations"] == N // BATCH  # 48 images x 2 = 96 x 1
+    with pytest.raises(ReidPruneError, match="other fixed settings"):  # not mixed with equal-epoch cells
+        another_seed = Grid(methods=("random",), fractions=(0.5,), seeds=(1,), max_outlier_fraction=1.0)
+        run_sweep(world, tmp_path, SweepOptions(another_seed, SCORE, RETRAIN.replace(milestones=(1,))),
+                  progress=False, echo=lambda m: None)

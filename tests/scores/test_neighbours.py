@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from reidprune.errors import ReidPruneError
-from reidprune.scores.neighbours import combine, neighbour_votes
+from reidprune.scores.neighbours import combine, default_k, knn_entropy, neighbour_votes
 
 
 def test_votes_by_hand():
@@ -42,3 +42,21 @@ def test_combine_and_errors():
         neighbour_votes(np.zeros((3, 2)), np.array([0, 1, 0]), 2, k=3)
     with pytest.raises(ReidPruneError, match="labels"):
         neighbour_votes(np.ones((3, 2)), np.array([0, 1, 5]), 2, k=1)
+
+
+def test_knn_entropy_mixes_the_soft_label_with_the_vote_and_keeps_unrecorded_rows():
+    emb = np.array([[1.0, 0.0], [0.99, 0.14], [0.98, -0.2], [0.0, 1.0], [0.1, 0.99]])
+    labels = np.array([0, 0, 1, 1, 1])
+    mean = np.zeros((5, 2))  # flat soft labels: the vote decides
+    mean[4] = np.nan  # never recorded
+    mixed, importance, predicted, top = knn_entropy(mean, emb, labels, 2, k=2, weight=0.5)
+    assert mixed[2] == pytest.approx([0.75, 0.25])  # 0.5 x (0.5, 0.5) + 0.5 x (1, 0)
+    assert predicted[2] == 0 and top[2] == pytest.approx(0.75)
+    h = -(0.75 * np.log2(0.75) + 0.25 * np.log2(0.25))  # bits, as entropy_scores
+    assert importance[2] == pytest.approx(h)
+    assert predicted[4] == 1 and np.isnan(top[4]) and importance[4] == pytest.approx(importance[:4].max() + 1)
+
+
+def test_default_k_is_half_the_median_identity_size():
+    assert default_k(np.repeat(np.arange(3), [4, 10, 12]), 3) == 5
+    assert default_k(np.array([0, 1]), 2) == 1  # never below 1 nor above N - 1

@@ -127,6 +127,49 @@ def test_probe_monitor_stops_past_the_best_window_and_rolls_back():
     assert again.stop_epoch == 3 and again.best().epoch == 1
 
 
+def test_the_verdict_proposes_with_every_epoch_and_reports_recall_by_kind_of_probe():
+    """Same run as above, with probe 10 given a look-alike label: the window is epoch 1, the run
+    ended at 3 of a cap of 5; both probes found, each kind's recall 1."""
+    true = np.repeat(np.arange(4), 10)
+    probes = np.zeros(40, bool)
+    probes[[0, 10, 20, 30]] = True
+    similar = np.zeros(40, bool)
+    similar[10] = True
+    trained = true.copy()
+    trained[probes] = (true[probes] + 1) % 4
+    found = np.full((40, 4), -4.0)
+    found[np.arange(40), true] = 4.0
+    memorised = np.full((40, 4), -4.0)
+    memorised[np.arange(40), trained] = 40.0
+    recorder = LogitRecorder(40, 4)
+    monitor = ProbeMonitor(recorder, trained, true, probes, patience=2, similar=similar)
+    for epoch, logits in enumerate((found, memorised, memorised), start=1):
+        _feed(recorder, logits)
+        monitor.on_epoch_end(epoch)
+    best = monitor.finish()
+    soft = recorder.soft_labels().numpy()
+    predicted, extras, params = monitor.verdict(best, soft.max(1), soft.argmax(1), cap=5, epochs=3)
+    assert np.array_equal(predicted, true)  # flagged probes: their true class; the rest: their label
+    assert np.array_equal(extras["probe_label"][probes], trained[probes]) and (extras["probe_label"][~probes] == -1).all()
+    assert (params["stopped_at"], params["epochs_saved"], params["cap"]) == (1, 2, 5)
+    assert params["stop_reason"] == "calibrated on 4 probes: best estimated F1 with epochs 1-1 (run ended at epoch 3)"
+    assert (params["calibration"]["recall_random"], params["calibration"]["recall_similar"]) == (1.0, 1.0)
+    assert len(params["calibration"]["history"]) == 3
+
+
+def test_too_few_probes_is_an_error_that_names_the_ways_out():
+    from reidprune.dynamics.probe_stop import plan_probes, probes_wanted
+
+    labels = np.repeat(np.arange(20), 3)  # 60 images: 10% = 6 probes < 30
+    with pytest.raises(ReidPruneError, match="60 images of 20 identities give 6 probes.*--stop auto"):
+        probes_wanted(labels, 20, 0.05)
+    labels = np.repeat(np.arange(100), 10)
+    count = probes_wanted(labels, 100, 0.05)
+    mask, trained, similar = plan_probes(labels, 100, count, seed=0)
+    assert count == 50 and mask.sum() == 50 and not similar.any()
+    assert (trained[mask] != labels[mask]).all() and (trained[~mask] == labels[~mask]).all()
+
+
 def test_relabelling_needs_a_hundred_probes_of_support():
     assert relabel_pays(0.95, 0.95, probes=100) and not relabel_pays(0.95, 0.95, probes=99)
 

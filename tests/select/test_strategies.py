@@ -79,3 +79,13 @@ def test_redundancy_prunes_near_duplicates_first_and_keeps_every_group():
     assert _pruned(prune_order(np.zeros(5), 1, "redundancy", features=feats, groups=groups), 1) == {1}
     with pytest.raises(ReidPruneError, match="needs features"):
         prune_order(np.zeros(5), 1, "redundancy")
+
+
+def test_redundancy_features_compare_the_shape_of_the_logits():
+    from reidprune.select.strategies import redundancy_features
+
+    mean = np.array([[1.0, 2.0, 3.0], [11.0, 12.0, 13.0], [np.nan, np.nan, np.nan]])
+    features = redundancy_features({"mean_logits": mean, "soft_labels": np.zeros((3, 3))})
+    assert np.allclose(features, [[-1, 0, 1], [-1, 0, 1], [0, 0, 0]])  # a shift makes no difference
+    with pytest.raises(ReidPruneError, match="--method entropy"):
+        redundancy_features({"predicted": np.zeros(3)})

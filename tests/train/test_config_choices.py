@@ -1,4 +1,7 @@
 """How the training options a user gives become a TrainConfig (the presets fill the rest)."""
+import pytest
+
+from reidprune.errors import ReidPruneError
 from reidprune.presets import config_from_choices
 from reidprune.train.config import TrainChoices, cpu_quick_config, cpu_scoring_config, cpu_train_config
 
@@ -57,3 +60,14 @@ def test_one_record_per_preset_holds_its_runs_and_its_threshold():
     assert (PRESETS["cpu"].scoring().height, PRESETS["cpu"].scoring().width) == (128, 64)
     assert PRESETS["paper"].training().backbone == "resnet50" and PRESETS["small"].training().epochs == 30
     assert preset_config("auto", True, cuda=True)[1] == "paper" and preset_config("auto", True, cuda=False)[1] == "cpu"
+
+
+def test_a_scaled_schedule_moves_the_epochs_and_the_lr_milestones_together():
+    from reidprune.train.config import TrainConfig, scaled_schedule
+
+    config = TrainConfig(epochs=12, milestones=(8, 10), warmup_iters=200)
+    longer = scaled_schedule(config, 1 / (1 - 0.7))  # 12 / 0.3 = 40
+    assert (longer.epochs, longer.milestones, longer.warmup_iters) == (40, (27, 33), 200)
+    assert scaled_schedule(config, 0.01).epochs == 1
+    with pytest.raises(ReidPruneError, match="epoch factor"):
+        scaled_schedule(config, 0.0)

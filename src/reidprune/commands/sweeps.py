@@ -35,11 +35,15 @@ from reidprune.console import FiniteFloatRange
 @click.option("--retrain-epochs", type=click.IntRange(1), default=None,
               help="Epochs of each retraining [default: the preset's full training, as `train`'s --epochs]; "
                    "--epochs is the scoring run's length.")
+@click.option("--equal-iterations/--equal-epochs", default=False, show_default=True,
+              help="Train a cell pruned by f for 1/(1-f) x the retraining epochs (lr milestones moved too), so "
+                   "every cell takes about the unpruned model's iterations; the default compares at equal epochs. "
+                   "Use its own --out folder.")
 @click.option("--plot/--no-plot", default=True, show_default=True, help="Write the summary and figures at the end.")
 @click.option("--dry-run", is_flag=True, help="Only count the cells to do.")
 @training_options
 def sweep(data, out, grid_file, methods, fractions, seeds, noise, score_epochs, every, delta, delta_relative,
-          score_per_seed, max_outlier_fraction, retrain_epochs, plot, dry_run, train, read):
+          score_per_seed, max_outlier_fraction, retrain_epochs, equal_iterations, plot, dry_run, train, read):
     """Retrain on DATA pruned by each method x fraction x seed; results in OUT/sweep.sqlite.
 
     Scores are computed once per scoring setting and cached in OUT/scores; a re-run skips the
@@ -50,8 +54,8 @@ def sweep(data, out, grid_file, methods, fractions, seeds, noise, score_epochs, 
     grid = build_grid(grid_file, methods=methods, fractions=fractions, seeds=seeds, noise=noise,
                       score_epochs=score_epochs, every=every, delta=delta, delta_relative=delta_relative,
                       score_per_seed=score_per_seed, max_outlier_fraction=max_outlier_fraction)
-    sweep_folder(data, out, grid, train, read, echo=click.echo, retrain_epochs=retrain_epochs, dry_run=dry_run,
-                 plot=plot)
+    sweep_folder(data, out, grid, train, read, echo=click.echo, retrain_epochs=retrain_epochs,
+                 equal_iterations=equal_iterations, dry_run=dry_run, plot=plot)
 
 
 @click.command("sweep-plot")

@@ -27,8 +27,30 @@ from dataclasses import replace
 import numpy as np
 import torch
 
+from reidprune.data.noise import choose_probes, nearest_classes, probe_count
 from reidprune.errors import ReidPruneError
-from reidprune.select.calibration import ProbeEstimate, estimate, separates
+from reidprune.select.calibration import (MIN_PROBES, ProbeEstimate, estimate, probe_delta, relabel_pays,
+                                          separates)
+
+
+def probes_wanted(labels, num_classes: int, fraction: float) -> int:
+    """How many probes a scoring run with the calibrated stop gets (:func:`~reidprune.data.noise.probe_count`);
+    an error that names the ways out when there are too few to calibrate on."""
+    count = probe_count(labels, fraction)
+    if count < MIN_PROBES:
+        raise ReidPruneError(
+            f"{len(labels)} images of {num_classes} identities give {count} probes, fewer than the {MIN_PROBES} the "
+            "calibrated stop needs (--stop probes): use --stop auto or --stop fixed, or a larger --probe-fraction")
+    return count
+
+
+def plan_probes(labels, num_classes: int, count: int, seed: int,
+                embeddings=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The probes, the labels the run trains with, and which probes took the most similar identity's
+    label: half of them do when ``embeddings`` (a pretrained backbone's features, one pass before
+    training) say which identities look alike, none without them."""
+    nearest = None if embeddings is None else nearest_classes(embeddings, labels, num_classes)
+    return choose_probes(labels, num_classes, count, seed, nearest)
 
 
 class ProbeMonitor:
@@ -132,6 +154,33 @@ class ProbeMonitor:
             right = float((self.proposed[flagged] == self.true[flagged]).mean())
             best = replace(best, correction=min(1.0, right / max(1e-9, 1.0 - best.noise_rate)))
         return best
+
+    def verdict(self, best: ProbeEstimate, max_score: np.ndarray, predicted: np.ndarray, cap: int,
+                epochs: int) -> tuple[np.ndarray, dict, dict]:
+        """What the probes say, for the scores file: (each sample's proposed label, the probe extras,
+        the stop and calibration parameters).
+
+        ``best`` is :meth:`finish`'s window; ``max_score`` / ``predicted`` the soft labels' over
+        it; ``cap`` the longest window allowed (T); ``epochs`` how long the run trained. A flagged
+        sample's proposal is taken with every epoch trained (:attr:`proposed`); the recall of each
+        kind of probe is given apart, since real errors fall between random and look-alike ones.
+        """
+        probe, trained = self.probes, self.trained
+        similar = np.zeros_like(probe) if self.similar is None else self.similar
+        predicted = np.where(predicted != trained, self.proposed, predicted)
+        found = probe & (predicted != trained)
+        kinds = {"random": probe & ~similar, "similar": similar}
+        by_kind = {f"recall_{k}": float(found[m].sum() / m.sum()) for k, m in kinds.items() if m.any()}
+        stopped = self.stop_epoch or epochs
+        extras = {"probe": probe, "probe_label": np.where(probe, trained, -1), "probe_similar": similar}
+        params = {
+            "stop": "probes", "cap": cap, "stopped_at": best.epoch, "epochs_saved": cap - stopped,
+            "stop_reason": f"calibrated on {int(probe.sum())} probes: best estimated F1 with epochs 1-{best.epoch}"
+                           + (f" (run ended at epoch {stopped})" if stopped != best.epoch else ""),
+            "calibration": {**best.as_dict(), **by_kind, "delta": probe_delta(max_score[probe]),
+                            "relabel_pays": relabel_pays(best.precision, best.correction, best.probes),
+                            "history": [e.as_dict() for e in self.judged()]}}
+        return predicted, extras, params
 
     def _argmax(self) -> np.ndarray:
         return self.recorder.soft_labels(allow_missing=True).argmax(1).numpy()

@@ -196,6 +196,16 @@ class ScoringMonitor:
             self.stop_epoch, self.reason = epoch, reason
             self.recorder.close_window(epoch)  # later epochs (if any) are not accumulated
 
+    def params(self, stop: str, cap: int) -> dict:
+        """What the scores file records about when the recorder stopped, and why (``stop``: the mode
+        asked for; ``cap``: the longest window allowed, T)."""
+        stopped = self.stop_epoch
+        return {"stop": stop, "cap": cap, "stopped_at": stopped or min(cap, len(self.history)),
+                "stop_reason": self.reason or ("fixed T" if stop == "fixed" else "reached the cap"),
+                "epochs_saved": cap - stopped if stopped else 0,
+                "stop_rule": asdict(self.rule) if self.rule is not None else None,
+                "diagnostics": [d.as_dict() for d in self.history]}
+
     def state_dict(self) -> dict:
         return {"history": [d.as_dict() for d in self.history], "stop_epoch": self.stop_epoch or 0,
                 "reason": self.reason or "",

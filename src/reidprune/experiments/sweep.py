@@ -35,7 +35,7 @@ from reidprune.experiments.grid import (BALANCE_RATIO, BASELINE, Cell, Grid, Met
 from reidprune.pipeline.options import ReadOptions
 from reidprune.run_key import run_key
 from reidprune.presets import config_from_choices
-from reidprune.train.config import TrainChoices, TrainConfig
+from reidprune.train.config import TrainChoices, TrainConfig, scaled_schedule
 
 DB_NAME = "sweep.sqlite"
 #: Config entries that do not change results (left out of cache keys and the fixed setup).
@@ -56,6 +56,9 @@ class SweepOptions:
     retrain_config: each cell's training; its ``seed`` is replaced by the cell's seed.
     layout: dataset layout (``auto`` detects it).
     skip_bad_images: drop unreadable training images (counted) instead of stopping.
+    equal_iterations: train a cell pruned by f for 1 / (1 - f) times the retraining epochs (lr
+        milestones moved with them), so every cell takes about the unpruned model's iterations;
+        False compares at equal epochs.
     """
 
     grid: Grid
@@ -63,6 +66,14 @@ class SweepOptions:
     retrain_config: TrainConfig
     layout: str = "auto"
     skip_bad_images: bool = False
+    equal_iterations: bool = False
+
+    def cell_config(self, cell: Cell) -> TrainConfig:
+        """The retraining configuration of one cell (its seed; its epochs at equal iterations)."""
+        config = self.retrain_config.replace(seed=cell.seed)
+        if self.equal_iterations and cell.fraction > 0:
+            config = scaled_schedule(config, 1.0 / (1.0 - cell.fraction))
+        return config
 
 
 @dataclass
@@ -92,8 +103,8 @@ def build_grid(grid_file: str | Path | None = None, **values) -> Grid:
 
 
 def sweep_folder(data: str | Path, out: str | Path, grid: Grid, train: TrainChoices, read: ReadOptions = ReadOptions(),
-                 *, echo: Callable[..., None], retrain_epochs: int | None = None, dry_run: bool = False,
-                 plot: bool = True) -> SweepResult:
+                 *, echo: Callable[..., None], retrain_epochs: int | None = None, equal_iterations: bool = False,
+                 dry_run: bool = False, plot: bool = True) -> SweepResult:
     """``reidprune sweep``: :func:`run_sweep` with the scoring and retraining configurations of the
     training options given, then (``plot``) the summary and figures.
 
@@ -105,6 +116,7 @@ def sweep_folder(data: str | Path, out: str | Path, grid: Grid, train: TrainChoi
     read: how the dataset is read.
     echo: ``echo(text)`` prints results, ``echo(text, err=True)`` progress notes.
     retrain_epochs: epochs of each retraining; None = the preset's full training.
+    equal_iterations: see :class:`SweepOptions`.
     dry_run: only count the cells to do.
     plot: write the summary and figures when cells are finished.
     """
@@ -115,7 +127,7 @@ def sweep_folder(data: str | Path, out: str | Path, grid: Grid, train: TrainChoi
     name = detect_layout(data) if layout == "auto" else get_layout(layout).name
     score_config, _ = config_from_choices(train, name, scoring=True)
     retrain_config, _ = config_from_choices(dataclasses.replace(train, epochs=retrain_epochs), name, scoring=False)
-    options = SweepOptions(grid, score_config, retrain_config, layout, skip_bad_images)
+    options = SweepOptions(grid, score_config, retrain_config, layout, skip_bad_images, equal_iterations)
     result = run_sweep(data, out, options, progress=progress, dry_run=dry_run, echo=lambda m: echo(m, err=True))
     echo(f"{result.trained} cells trained, {result.scored} scoring runs, {result.already_done} already done; "
          f"results in {result.db}")
@@ -201,7 +213,8 @@ def _setup(table, train, options: SweepOptions) -> dict:
             "score_config": _config_dict(options.score_config, drop_seed=grid.score_per_seed),
             "retrain_config": _config_dict(options.retrain_config, drop_seed=True),
             "score_per_seed": grid.score_per_seed, "delta_relative": grid.delta_relative,
-            "class_balance": CLASS_BALANCE}
+            "class_balance": CLASS_BALANCE,
+            **({"equal_iterations": True} if options.equal_iterations else {})}  # absent: older sweeps still match
 
 
 def select_options(cell: Cell, grid: Grid):
@@ -253,8 +266,8 @@ class _Runner:
                 continue
             result.trained += 1
             trained_seconds += row["cell_seconds"]
-            trained_kept += row["kept"]
-            left = todo[position:]  # time left: retraining seconds per kept image so far x images still to train
+            trained_kept += row["kept"] * row["settings"]["retrain"]["epochs"]
+            left = todo[position:]  # time left: seconds per image-epoch so far x image-epochs still to train
             eta = trained_seconds / trained_kept * sum(self._expected_kept(c) for c in left)
             self.echo(f"[{result.already_done + position}/{result.planned}] {cell.label()}: "
                       f"(rank-1 + mAP)/2 = {row['score']:.2f}, {row['kept']} images, {row['iterations']} iterations, "
@@ -262,7 +275,7 @@ class _Runner:
                       + (f", about {_duration(eta)} of retraining left" if left else ""))
 
     def _expected_kept(self, cell: Cell) -> float:
-        return len(self.train) * (1.0 - cell.fraction)
+        return len(self.train) * (1.0 - cell.fraction) * self.options.cell_config(cell).epochs
 
     def run_cell(self, cell: Cell, result: SweepResult) -> dict:
         from reidprune.pipeline.retrain import retrain_and_evaluate
@@ -278,7 +291,7 @@ class _Runner:
             selection = decide(scores, select_options(cell, self.grid)).selection
             labels, keep, removed = selection.labels, selection.keep_mask, selection.fraction_removed
             counts = selection.counts()
-        config = self.options.retrain_config.replace(seed=cell.seed)
+        config = self.options.cell_config(cell)
         checkpoint = self.out / "running" / f"{cell.key()}.ckpt"
         metrics, _ = retrain_and_evaluate(self.images, labels, keep, self.table, self.eval_images, config,
                                           progress=self.progress, checkpoint=checkpoint,

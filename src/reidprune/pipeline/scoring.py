@@ -31,18 +31,16 @@ from reidprune.errors import ReidPruneError
 from reidprune.models.reid import build_model
 from reidprune.pipeline.options import ScoreOptions
 from reidprune.scores.registry import CE_RUNS, FULL_RUN, MAIN_RUN
-from reidprune.data.noise import choose_probes, nearest_classes, probe_count
-from reidprune.dynamics.probe_stop import ProbeMonitor
+from reidprune.dynamics.probe_stop import ProbeMonitor, plan_probes, probes_wanted
 from reidprune.dynamics.stopping import EpochAccuracy, ScoringMonitor
-from reidprune.select.calibration import MIN_PROBES, probe_delta, relabel_pays
 from reidprune.scores import aum as aum_mod
 from reidprune.scores.confident import confident_learning_issues, kfold_indices
 from reidprune.scores.el2n import average_over_models, el2n_scores
-from reidprune.scores.entropy import entropy_scores, soft_label_statistics, soft_labels, sparse_soft_label_stats
+from reidprune.scores.entropy import soft_label_statistics, sparse_soft_label_stats
 from reidprune.scores.forgetting import forgetting_scores
 from reidprune.scores.grand import grand_scores
 from reidprune.scores.ma_loss import ma_loss_scores
-from reidprune.scores.neighbours import combine, neighbour_votes
+from reidprune.scores.neighbours import default_k, knn_entropy
 from reidprune.scores.prototypes import prototype_scores
 from reidprune.scores.random import random_scores
 from reidprune.scores.store import MethodScores, ScoreSet
@@ -183,9 +181,13 @@ def _main_run(ctx: _Context, methods: set[str]) -> list[MethodScores]:
         result_entropy = _entropy_result(recorder, T, opts.every, {"epochs": paid, "seconds": secs * paid / E, **shared},
                                          ctx.labels)
         if monitor is not None:
-            result_entropy.params.update(stopping_params(monitor, opts))
+            result_entropy.params.update(monitor.params(opts.stop, opts.T))
         if probe_monitor is not None:
-            _add_calibration(result_entropy, probe_monitor, best, E, trained_labels, similar, opts)
+            extras = result_entropy.extras
+            extras["predicted"], probe_extras, params = probe_monitor.verdict(
+                best, extras["max_score"], extras["predicted"], opts.T, E)
+            extras.update(probe_extras)
+            result_entropy.params.update(params)
         if "entropy" in methods:
             out.append(result_entropy)
         if "entropy_knn" in methods:
@@ -217,58 +219,16 @@ def _main_run(ctx: _Context, methods: set[str]) -> list[MethodScores]:
 
 
 def _choose_probes(ctx: _Context) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The probes, the labels the run trains with, and which probes took the most similar identity's
-    label: half of them do when the run starts from ImageNet weights, whose features (one evaluation
-    pass before training) say which identities look alike."""
+    """The probes (:func:`~reidprune.dynamics.probe_stop.plan_probes`); a pretrained backbone's
+    features before training say which identities look alike."""
     opts = ctx.options
-    count = probe_count(ctx.labels, opts.probe_fraction)
-    if count < MIN_PROBES:
-        raise ReidPruneError(
-            f"{len(ctx.labels)} images of {ctx.C} identities give {count} probes, fewer than the {MIN_PROBES} the "
-            "calibrated stop needs (--stop probes): use --stop auto or --stop fixed, or a larger --probe-fraction")
-    nearest = None
+    count = probes_wanted(ctx.labels, ctx.C, opts.probe_fraction)
+    embeddings = None
     if opts.train.pretrained or opts.train.weights:
         torch.manual_seed(opts.train.seed)
         model = build_model(opts.train.backbone, ctx.C, weights=opts.train.weights, pretrained=opts.train.pretrained)
         _, embeddings = predict(model, ctx.images, opts.train.eval_batch_size, ctx.device)
-        nearest = nearest_classes(embeddings, ctx.labels, ctx.C)
-    return choose_probes(ctx.labels, ctx.C, count, opts.seed, nearest)
-
-
-def _add_calibration(ours: MethodScores, monitor: ProbeMonitor, best, epochs: int, trained: np.ndarray,
-                     similar: np.ndarray, opts: ScoreOptions) -> None:
-    """The probes' verdict in our scores: the window, the estimates, the outlier threshold, and the
-    recall of each kind of probe (real errors between random and similar-looking identities fall
-    between the two)."""
-    probe = monitor.probes
-    max_score, predicted = ours.extras["max_score"], ours.extras["predicted"]
-    # flagged by the window, corrected with every epoch trained (see dynamics.probe_stop)
-    predicted = np.where(predicted != trained, monitor.proposed, predicted)
-    ours.extras["predicted"] = predicted
-    ours.extras["probe"] = probe
-    ours.extras["probe_label"] = np.where(probe, trained, -1)
-    ours.extras["probe_similar"] = similar
-    found = probe & (predicted != trained)
-    kinds = {"random": probe & ~similar, "similar": similar}
-    by_kind = {f"recall_{k}": float(found[m].sum() / m.sum()) for k, m in kinds.items() if m.any()}
-    stopped = monitor.stop_epoch or epochs
-    ours.params.update({
-        "stop": "probes", "cap": opts.T, "stopped_at": best.epoch, "epochs_saved": opts.T - stopped,
-        "stop_reason": f"calibrated on {int(probe.sum())} probes: best estimated F1 with epochs 1-{best.epoch}"
-                       + (f" (run ended at epoch {stopped})" if stopped != best.epoch else ""),
-        "calibration": {**best.as_dict(), **by_kind, "delta": probe_delta(max_score[probe]),
-                        "relabel_pays": relabel_pays(best.precision, best.correction, best.probes),
-                        "history": [e.as_dict() for e in monitor.judged()]}})
-
-
-def stopping_params(monitor: ScoringMonitor, opts: ScoreOptions) -> dict:
-    """What the scores file records about when the recorder stopped, and why."""
-    stopped = monitor.stop_epoch
-    return {"stop": opts.stop, "cap": opts.T, "stopped_at": stopped or min(opts.T, len(monitor.history)),
-            "stop_reason": monitor.reason or ("fixed T" if opts.stop == "fixed" else "reached the cap"),
-            "epochs_saved": opts.T - stopped if stopped else 0,
-            "stop_rule": asdict(opts.stop_rule) if opts.stop == "auto" else None,
-            "diagnostics": [d.as_dict() for d in monitor.history]}
+    return plan_probes(ctx.labels, ctx.C, count, opts.seed, embeddings)
 
 
 def _entropy_result(recorder: LogitRecorder | TopKLogitRecorder, T: int, every: int, cost: dict,
@@ -288,23 +248,15 @@ def _entropy_result(recorder: LogitRecorder | TopKLogitRecorder, T: int, every: 
 def _entropy_knn_result(ctx: _Context, model, ours: MethodScores) -> MethodScores:
     """Our soft label mixed with a neighbour vote in the embedding of the model at the stop."""
     opts, began = ctx.options, time.perf_counter()
-    mean = ours.extras["mean_logits"]
-    recorded = np.isfinite(mean).all(1)
-    soft = soft_labels(np.where(recorded[:, None], mean, 0.0))
     _, embeddings = predict(model, ctx.images, opts.train.eval_batch_size, ctx.device)
-    k = opts.knn_k or max(1, int(np.median(np.bincount(ctx.labels, minlength=ctx.C))) // 2)
-    k = min(k, len(ctx.labels) - 1)
-    mixed = combine(soft, neighbour_votes(embeddings, ctx.labels, ctx.C, k=k), opts.knn_weight)
-    importance = entropy_scores(mixed)
-    if not recorded.all():
-        importance[~recorded] = importance[recorded].max() + 1.0
+    k = min(opts.knn_k, len(ctx.labels) - 1) if opts.knn_k else default_k(ctx.labels, ctx.C)
+    mixed, importance, predicted, max_score = knn_entropy(ours.extras["mean_logits"], embeddings, ctx.labels,
+                                                          ctx.C, k, opts.knn_weight)
     cost = dict(ours.cost, seconds=ours.cost["seconds"] + time.perf_counter() - began)
     params = {k: v for k, v in ours.params.items() if k != "diagnostics"}
     params.update({"knn_k": k, "knn_weight": opts.knn_weight, "feature": "bnneck"})
-    return MethodScores(
-        "entropy_knn", importance, params, cost,
-        {"soft_labels": mixed.astype(np.float32), "predicted": np.where(recorded, mixed.argmax(1), ctx.labels),
-         "max_score": np.where(recorded, mixed.max(1), np.nan)})
+    return MethodScores("entropy_knn", importance, params, cost,
+                        {"soft_labels": mixed.astype(np.float32), "predicted": predicted, "max_score": max_score})
 
 
 def _sparse_entropy_result(recorder: TopKLogitRecorder, T: int, every: int, cost: dict,

@@ -24,7 +24,7 @@ from reidprune.select.prune import SelectionReport, select_with_report
 from reidprune.select.purify import (outlier_fraction_warning, outlier_threshold, purify,
                                      relabel_fraction_warning)
 from reidprune.select.selection import Selection
-from reidprune.select.strategies import prune_order
+from reidprune.select.strategies import prune_order, redundancy_features
 
 
 @dataclass
@@ -120,13 +120,7 @@ def _ranked(importance: np.ndarray, options: SelectOptions, scores: ScoreSet) ->
     count = options.count if options.count is not None else int(np.floor(options.fraction * n + 0.5))
     features = None
     if options.strategy == "redundancy":
-        source = _soft_label_source(scores, options.method) or "entropy"
-        extras = scores[source].extras
-        features = extras.get("embeddings", extras.get("mean_logits", extras.get("soft_labels")))
-        if features is None:
-            raise ReidPruneError("--strategy redundancy needs our soft labels (score with --method entropy)")
-        features = np.nan_to_num(np.asarray(features, dtype=np.float64))
-        features = features - features.mean(1, keepdims=True)  # logits are shift-free: compare their shape
+        features = redundancy_features(scores[_soft_label_source(scores, options.method) or "entropy"].extras)
     return prune_order(importance, min(count, n), options.strategy, seed=options.seed, features=features,
                        groups=scores.labels)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from reidprune.errors import ReidPruneError
+from reidprune.scores.entropy import entropy_scores, soft_labels
 
 
 def neighbour_votes(embeddings: np.ndarray, labels: np.ndarray, num_classes: int, k: int = 10,
@@ -62,3 +63,34 @@ def combine(soft_labels: np.ndarray, votes: np.ndarray, weight: float = 0.5) -> 
     if soft.shape != votes.shape:
         raise ReidPruneError(f"soft labels {soft.shape} and votes {votes.shape} differ in shape")
     return (1.0 - weight) * soft + weight * votes
+
+
+def default_k(labels: np.ndarray, num_classes: int) -> int:
+    """Half the median number of images per identity (at least 1, at most N - 1): a vote among an
+    identity's own images, the sample itself left out."""
+    labels = np.asarray(labels)
+    k = max(1, int(np.median(np.bincount(labels, minlength=num_classes))) // 2)
+    return min(k, len(labels) - 1)
+
+
+def knn_entropy(mean_logits: np.ndarray, embeddings: np.ndarray, labels: np.ndarray, num_classes: int, k: int,
+                weight: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``entropy_knn``: the soft label (softmax of ``mean_logits``) mixed with the neighbour vote.
+
+    A row of ``mean_logits`` with a non-finite value was never recorded: it keeps its label, is
+    never flagged and is kept first (importance above every recorded one).
+
+    Returns
+    -------
+    (mixed N x C distributions, importance = their entropy, predicted label, max score; NaN
+    where unrecorded).
+    """
+    mean_logits, labels = np.asarray(mean_logits), np.asarray(labels)
+    recorded = np.isfinite(mean_logits).all(1)
+    soft = soft_labels(np.where(recorded[:, None], mean_logits, 0.0))
+    mixed = combine(soft, neighbour_votes(embeddings, labels, num_classes, k=k), weight)
+    importance = entropy_scores(mixed)
+    if not recorded.all():
+        importance[~recorded] = importance[recorded].max() + 1.0
+    return (mixed, importance, np.where(recorded, mixed.argmax(1), labels),
+            np.where(recorded, mixed.max(1), np.nan))

@@ -118,6 +118,17 @@ def _ccs_order(values: np.ndarray, ranks: np.ndarray, count: int, beta: float, b
     return order
 
 
+def redundancy_features(extras: dict) -> np.ndarray:
+    """What ``redundancy`` compares images by, from a scoring method's stored extras: its
+    embeddings, else its mean logits (centred per row: logits are shift-free, so their shape is
+    compared), else its soft labels. Unrecorded rows (NaN) become zeros."""
+    features = extras.get("embeddings", extras.get("mean_logits", extras.get("soft_labels")))
+    if features is None:
+        raise ReidPruneError("--strategy redundancy needs our soft labels (score with --method entropy)")
+    features = np.nan_to_num(np.asarray(features, dtype=np.float64))
+    return features - features.mean(1, keepdims=True)
+
+
 def redundancy_order(features, groups) -> np.ndarray:
     """Removal order by redundancy: ``(N,)`` ranks, 0 = pruned first; the last image of each group
     gets the highest ranks (pruned only when everything else is gone).

@@ -76,6 +76,18 @@ class TrainConfig:
         return dataclasses.asdict(self)
 
 
+def scaled_schedule(config: TrainConfig, factor: float) -> TrainConfig:
+    """``config`` trained ``factor`` times as many epochs, its lr milestones moved with them.
+
+    Used to compare a pruned set with the full one at equal iterations: pruning a fraction f
+    and training 1 / (1 - f) times the epochs takes about the same number of steps.
+    """
+    if not math.isfinite(factor) or factor <= 0:
+        raise ReidPruneError(f"epoch factor must be a positive number, got {factor}")
+    return config.replace(epochs=max(1, round(config.epochs * factor)),
+                          milestones=tuple(max(1, round(m * factor)) for m in config.milestones))
+
+
 def paper_scoring_config(**changes) -> TrainConfig:
     """The paper's scoring run: 12 epochs, Adam 3.5e-4, no warm-up, no weight decay, batch 64."""
     base = TrainConfig(epochs=12, warmup_iters=0, weight_decay=0.0, milestones=())
