@@ -285,7 +285,11 @@ def test_purify_warns_when_most_flags_repeat_a_pair_and_holds_back_without_separ
     assert not flat.relabel
     given = purify(predicted, max_score, labels, 0.05, quality=dict(quality, separation=1.0), delta_given=True)
     assert given.outliers.sum() == 1 and not given.mislabeled.any()
-    assert not purify(predicted, max_score, labels, 0.05, quality=dict(quality, relabel_pays=False)).relabel
+    costly = purify(predicted, max_score, labels, 0.05, quality=dict(quality, relabel_pays=False))
+    assert not costly.relabel and "typical of few images per identity" in costly.warnings[-1]
+    clean = purify(predicted, max_score, labels, 0.05,
+                   quality=dict(quality, relabel_pays=False, noise_rate=0.0, noise_rate_upper=0.002))
+    assert "nearly clean (noise rate ~0.0%, at most 0.2%)" in clean.warnings[-1] and not clean.relabel
     assert purify(predicted, max_score, labels, 0.05, relabel="all").relabel
 
 

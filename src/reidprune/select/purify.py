@@ -184,9 +184,16 @@ def purification_flags(predicted: np.ndarray, max_score: np.ndarray, labels: np.
 NO_SEPARATION = ("nothing is relabelled, flagged or removed as an outlier: the known-wrong probes were flagged no "
                  "more often than the other images, so the scoring run cannot find wrong labels on this set (seen "
                  "with very few images per identity); prune only, or review by hand")
-NO_RELABEL = ("relabelling is not expected to fix more labels than it breaks here (estimated precision x correction "
-              "too low, typical of few images per identity, or fewer than 100 probes to tell): the flagged images "
+NO_RELABEL = ("relabelling is not expected to fix more labels than it breaks here ({why}): the flagged images "
               "keep their label and are listed for `reidprune review`; pass --relabel all to relabel anyway")
+#: Why relabelling does not pay: the usual causes, and a set the probes find nearly clean.
+NO_RELABEL_WHY = "estimated precision x correction too low, typical of few images per identity, or fewer than 100 " \
+                 "probes to tell"
+NEARLY_CLEAN_WHY = "the probes find the set nearly clean (noise rate ~{rate:.1%}, at most {upper:.1%}), so most of " \
+                   "the flagged images are likely right"
+#: Below this estimated noise rate a set is called nearly clean in that message (wording only; real sets
+#: hold a few % of wrong labels).
+NEARLY_CLEAN = 0.01
 STRUCTURED = ("{share:.0%} of the flagged images fall in repeated (given -> proposed) identity pairs: the wrong "
               "labels follow a pattern (look-alike identities confused, or merged), which the probes (isolated "
               "wrong labels) do not mimic, so precision and recall are likely lower than estimated; review those "
@@ -255,7 +262,10 @@ def purify(predicted: np.ndarray, max_score: np.ndarray, labels: np.ndarray, thr
         done.warnings.append(LOOK_ALIKES_MISSED)
     if relabel == "auto" and not quality["relabel_pays"]:
         done.relabel = False
-        done.warnings.append(NO_RELABEL)
+        rate = quality["noise_rate"]
+        why = NEARLY_CLEAN_WHY.format(rate=rate, upper=quality.get("noise_rate_upper", rate)) \
+            if rate < NEARLY_CLEAN else NO_RELABEL_WHY
+        done.warnings.append(NO_RELABEL.format(why=why))
     return done
 
 
