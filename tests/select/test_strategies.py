@@ -64,6 +64,17 @@ def test_sweep_specs_name_a_strategy():
         MethodSpec.parse("entropy+ccs+window")
 
 
+def test_a_sweep_can_measure_runs_default_strategy():
+    from reidprune.experiments.grid import Cell, Grid, MethodSpec
+    from reidprune.experiments.sweep import select_options
+
+    spec = MethodSpec.parse("entropy+auto")
+    assert (spec.strategy, spec.name) == ("auto", "entropy+auto")
+    cell = Cell("entropy+auto", 0.5, 3, 0.0, 12, 1, None)
+    options = select_options(cell, Grid(methods=("entropy+auto",)))
+    assert (options.strategy, options.fraction, options.seed) == ("auto", 0.5, 3)
+
+
 def test_redundancy_prunes_near_duplicates_first_and_keeps_every_group():
     from reidprune.select.strategies import redundancy_order
 

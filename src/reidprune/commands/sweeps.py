@@ -18,7 +18,8 @@ from reidprune.console import FiniteFloatRange
               help="Method spec, repeatable: entropy (ours), random, el2n, forgetting, prototypes, ma_loss, aum, "
                    "grand, confident; ':K' = EL2N/GraNd over K models (el2n:20); '+purify' = with purification "
                    "(entropy+purify); '+balance' = class-balanced pruning, ratio 0.5 (entropy+balance); one pruning "
-                   "strategy '+hard', '+window', '+ccs' or '+redundancy' (entropy+ccs; see prune --strategy). "
+                   "strategy '+hard', '+window', '+ccs', '+redundancy' or '+auto' (run's default: chosen per set; "
+                   "entropy+ccs; see prune --strategy). "
                    "[default: random, entropy, entropy+purify]")
 @click.option("--fractions", default=None, help="Fractions pruned, e.g. 0.1,0.2,0.3 [default: 0.1,...,0.5].")
 @click.option("--seeds", default=None, help="Retraining seeds, e.g. 0,1,2 [default: 0,1,2].")

@@ -27,7 +27,8 @@ BASELINE = "none"
 #: Class-balancing ratio of ``+balance`` specs: the paper's value for supervised prototypes.
 BALANCE_RATIO = 0.5
 #: Pruning strategies a spec may name as a suffix (reidprune.select.strategies; "easy" is the paper's).
-STRATEGY_SUFFIXES = ("hard", "window", "ccs", "redundancy")  # (random pruning is the "random" method)
+STRATEGY_SUFFIXES = ("hard", "window", "ccs", "redundancy", "auto")  # (random pruning is the "random" method;
+# "auto" is the default of `run`: chosen per set by reidprune.select.outlook)
 #: Suffixes a method spec may carry, in the order its name writes them.
 SUFFIXES = ("purify", "balance") + STRATEGY_SUFFIXES
 #: Methods with a model count.
@@ -55,7 +56,7 @@ class MethodSpec:
         if base not in METHODS or unknown or len(set(suffixes)) < len(suffixes) or len(strategies) > 1:
             raise ReidPruneError(f"unknown method {spec!r}; use one of {', '.join(METHODS)}, optionally with "
                                  "':K' (el2n/grand over K models), '+purify', '+balance' and one strategy of '+hard', "
-                                 "'+window', '+ccs' (e.g. entropy+purify, el2n:20, entropy+balance, entropy+ccs)")
+                                 "'+window', '+ccs', '+redundancy', '+auto' (e.g. entropy+purify, el2n:20, entropy+balance, entropy+ccs)")
         if models:
             if base not in MULTI_MODEL or not models.isdigit() or int(models) < 1:
                 raise ReidPruneError(f"method {spec!r}: ':K' (K >= 1 models) applies only to el2n and grand")
