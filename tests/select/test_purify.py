@@ -80,3 +80,15 @@ def test_purification_flags_by_hand():
     mislabeled, outliers = purification_flags(predicted, max_score, labels, 0.05, judged)
     assert mislabeled.tolist() == [False, True, False, False, False]  # 3 was never recorded
     assert outliers.tolist() == [False, True, False, False, False]
+
+
+def test_too_many_outliers_is_refused_with_the_ways_out():
+    from reidprune.select.purify import check_outlier_share
+
+    mask = np.array([True] * 3 + [False] * 7)
+    check_outlier_share(mask, 0.3, 0.03)  # 30% = the limit: accepted
+    with pytest.raises(ReidPruneError, match=r"30% of the training set .*<= 0.03\), more than the allowed 20%.*"
+                                             r"under-trained.*--max-outlier-fraction 1"):
+        check_outlier_share(mask, 0.2, 0.03)
+    with pytest.raises(ReidPruneError, match="stopped before it fitted"):
+        check_outlier_share(mask, 0.2, 0.03, pretrained=True)

@@ -21,7 +21,7 @@ from reidprune.select.decisions import apply_reviews, read_reviews
 from reidprune.select.defaults import PAPER_DELTA
 from reidprune.select.outlook import REDUNDANT_STRATEGY, outlook
 from reidprune.select.prune import SelectionReport, select_with_report
-from reidprune.select.purify import (outlier_fraction_warning, outlier_threshold, purify,
+from reidprune.select.purify import (check_outlier_share, outlier_fraction_warning, outlier_threshold, purify,
                                      relabel_fraction_warning)
 from reidprune.select.selection import Selection
 from reidprune.select.strategies import prune_order, redundancy_features
@@ -84,7 +84,8 @@ def decide(scores: ScoreSet, options: SelectOptions) -> Decision:
                              "or pass --no-purify")
     if options.purify:
         train = scores.info.get("options", {}).get("train", {})
-        _check_outlier_fraction(outliers, options, threshold, bool(train.get("pretrained") or train.get("weights")))
+        check_outlier_share(outliers, options.max_outlier_fraction, threshold,
+                            bool(train.get("pretrained") or train.get("weights")))
         if message := outlier_fraction_warning(outliers):
             warnings.append(message)
     if options.strategy == "auto":
@@ -198,21 +199,6 @@ def unrecorded_message(missing: int, params: dict) -> str:
         why += f", and --every {every} recorded only every {every}-th epoch"
     return (f"{missing} samples were never recorded: {why}; they are kept and not flagged. Score with more "
             "epochs (--score-epochs / --epochs)" + (" or a smaller --every" if every > 1 else "") + " to cover them")
-
-
-def _check_outlier_fraction(outliers: np.ndarray, options: SelectOptions, threshold: float | None,
-                            pretrained: bool = False) -> None:
-    share = float(outliers.mean()) if len(outliers) else 0.0
-    if share > options.max_outlier_fraction:
-        how = f"max(soft label) <= {threshold:g}"
-        cause = ("stopped before it fitted the identities (few epochs, or few images per identity)" if pretrained
-                 else "under-trained (e.g. from scratch)")
-        more = "score with more epochs (--epochs)" if pretrained else "score with more epochs or --weights"
-        raise ReidPruneError(
-            f"{share:.0%} of the training set would be removed as outliers ({how}), more than the allowed "
-            f"{options.max_outlier_fraction:.0%}: the scoring model's soft labels are flat ({cause}). Leave --delta "
-            f"unset to let the scoring run's probes measure it (--stop probes), give a lower --delta or --delta-chance "
-            f"K (K x chance), {more}, or pass --max-outlier-fraction 1 to accept")
 
 
 def export_decision(out_dir: str | Path, train: SampleTable, scores: ScoreSet, decision: Decision,

@@ -134,6 +134,23 @@ def find_mislabeled(soft_labels: np.ndarray, labels: np.ndarray) -> tuple[np.nda
     return predicted != assigned, predicted
 
 
+def check_outlier_share(outliers: np.ndarray, limit: float, threshold: float, pretrained: bool = False) -> None:
+    """Refuse (a :class:`ReidPruneError` that names the ways out) when more than ``limit`` of the
+    samples would be removed as outliers at ``threshold``: the soft labels are flat, not the data
+    bad. ``pretrained``: the scoring run started from ImageNet weights (changes the advice)."""
+    share = float(np.mean(outliers)) if len(outliers) else 0.0
+    if share <= limit:
+        return
+    cause = ("stopped before it fitted the identities (few epochs, or few images per identity)" if pretrained
+             else "under-trained (e.g. from scratch)")
+    more = "score with more epochs (--epochs)" if pretrained else "score with more epochs or --weights"
+    raise ReidPruneError(
+        f"{share:.0%} of the training set would be removed as outliers (max(soft label) <= {threshold:g}), more than "
+        f"the allowed {limit:.0%}: the scoring model's soft labels are flat ({cause}). Leave --delta unset to let the "
+        f"scoring run's probes measure it (--stop probes), give a lower --delta or --delta-chance K (K x chance), "
+        f"{more}, or pass --max-outlier-fraction 1 to accept")
+
+
 def relabel_fraction_warning(relabelled: int, total: int, limit: float = 0.25) -> str | None:
     """A warning when purification relabels more than real datasets plausibly hold.
 
