@@ -158,4 +158,10 @@ def test_train_with_dynamic_pruning_saves_iterations(world, tmp_path):
         runs[ratio] = json.loads((out / "metrics.json").read_text())
     assert runs[0.0]["iterations"] == 4 * 6 and runs[0.0]["dynamic"] == 0.0
     assert runs[0.8]["iterations"] < runs[0.0]["iterations"] and runs[0.8]["dynamic"] == 0.8
+    assert (runs[0.0]["dynamic_easy"], runs[0.8]["dynamic_easy"]) == (None, "mean")
+    out = tmp_path / "median"
+    result = invoke("train", world, "--out", out, "--epochs", 4, "--dynamic-prune", 0.8, "--dynamic-easy", "median",
+                    *TRAIN)
+    assert result.exit_code == 0, result.output
+    assert json.loads((out / "metrics.json").read_text())["dynamic_easy"] == "median"
     assert invoke("train", world, "--out", tmp_path / "bad", "--dynamic-prune", 1.0, *TRAIN).exit_code == 2

@@ -38,6 +38,21 @@ def test_the_plan_skips_a_share_of_the_easy_samples_and_rescales_the_rest():
         DynamicPruner(fresh.recorder, ratio=1.0)
 
 
+def test_mean_and_median_easy_sets_by_hand():
+    """Two confident samples (entropy ~0) among eight flat ones (log 4): below the mean (0.8 log 4)
+    are the two. Ten distinct entropies (logit i / 2 on class 0 for sample i): below the median are
+    exactly the five most confident, 5-9."""
+    seen = np.ones(10, bool)
+    logits = np.zeros((10, 4))
+    logits[:2, 0] = 30.0
+    assert list(np.flatnonzero(DynamicPruner(_recorder_with(logits), easy="mean")._easy(seen))) == [0, 1]
+    logits = np.zeros((10, 4))
+    logits[:, 0] = np.arange(10) / 2
+    assert list(np.flatnonzero(DynamicPruner(_recorder_with(logits), easy="median")._easy(seen))) == [5, 6, 7, 8, 9]
+    with pytest.raises(ReidPruneError, match="mean, median"):
+        DynamicPruner(_recorder_with(logits), easy="mode")
+
+
 def test_the_plan_survives_a_checkpoint():
     logits = np.zeros((8, 4))
     logits[:4, 0] = 20.0

@@ -150,7 +150,8 @@ def test_the_verdict_proposes_with_every_epoch_and_reports_recall_by_kind_of_pro
     soft = recorder.soft_labels().numpy()
     predicted, extras, params = monitor.verdict(best, soft.max(1), soft.argmax(1), cap=5, epochs=3)
     assert np.array_equal(predicted, true)  # flagged probes: their true class; the rest: their label
-    assert np.array_equal(extras["probe_label"][probes], trained[probes]) and (extras["probe_label"][~probes] == -1).all()
+    assert np.array_equal(extras["probe_label"][probes], trained[probes])
+    assert (extras["probe_label"][~probes] == -1).all()
     assert (params["stopped_at"], params["epochs_saved"], params["cap"]) == (1, 2, 5)
     assert params["stop_reason"] == "calibrated on 4 probes: best estimated F1 with epochs 1-1 (run ended at epoch 3)"
     assert (params["calibration"]["recall_random"], params["calibration"]["recall_similar"]) == (1.0, 1.0)

@@ -18,14 +18,17 @@ from reidprune.train.config import MODES, TrainConfig
 @click.option("--dynamic-prune", "dynamic", type=FiniteFloatRange(0, 1, max_open=True), default=0.0,
               show_default=True,
               help="Prune while training instead of before (InfoBatch-style): each epoch skip this share of the "
-                   "images the running soft label calls easy (below-mean entropy), scale the loss of the easy ones "
+                   "images the running soft label calls easy (see --dynamic-easy), scale the loss of the easy ones "
                    "kept to match, and train on everything in the last 1/8 of the epochs. 0 = off.")
+@click.option("--dynamic-easy", type=click.Choice(["mean", "median"]), default="mean", show_default=True,
+              help="Which images --dynamic-prune calls easy: running-soft-label entropy below the mean (InfoBatch's "
+                   "threshold) or below the median (half the images).")
 @training_options
-def train(data, out, manifest, dynamic, train, read):
+def train(data, out, manifest, dynamic, dynamic_easy, train, read):
     """Train a ReID (or classification) model on DATA and evaluate it."""
     from reidprune.pipeline.retrain import train_folder
 
-    train_folder(data, out, train, read, manifest=manifest, dynamic=dynamic, echo=click.echo)
+    train_folder(data, out, train, read, manifest=manifest, dynamic=dynamic, dynamic_easy=dynamic_easy, echo=click.echo)
 
 
 @click.command()

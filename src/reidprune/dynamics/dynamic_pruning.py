@@ -20,6 +20,11 @@ import torch
 from reidprune.errors import ReidPruneError
 
 
+#: What "easy" means: a running soft label's entropy below the mean (InfoBatch's threshold on its
+#: loss) or below the median (exactly half the recorded samples are easy).
+EASY_RULES = ("mean", "median")
+
+
 class DynamicPruner:
     """Each epoch, skip a random ``ratio`` of the samples the running soft label calls easy.
 
@@ -30,16 +35,19 @@ class DynamicPruner:
     ratio: the share of the easy samples skipped each epoch, in [0, 1).
     anneal: the share of the last epochs trained on every sample (InfoBatch: 0.125).
     seed: seed of the draws (one per epoch).
+    easy: one of :data:`EASY_RULES`: the entropy threshold below which a sample is easy.
     """
 
     name = "DynamicPruner"
 
-    def __init__(self, recorder, ratio: float = 0.5, anneal: float = 0.125, seed: int = 0):
+    def __init__(self, recorder, ratio: float = 0.5, anneal: float = 0.125, seed: int = 0, easy: str = "mean"):
+        if easy not in EASY_RULES:
+            raise ReidPruneError(f"unknown rule for easy samples {easy!r}; choose one of {', '.join(EASY_RULES)}")
         if not 0 <= ratio < 1:
             raise ReidPruneError(f"the dynamic pruning ratio must lie in [0, 1), got {ratio}")
         if not 0 <= anneal <= 1:
             raise ReidPruneError(f"the annealing share must lie in [0, 1], got {anneal}")
-        self.recorder, self.ratio, self.anneal, self.seed = recorder, ratio, anneal, seed
+        self.recorder, self.ratio, self.anneal, self.seed, self.easy = recorder, ratio, anneal, seed, easy
         self._plan: tuple[int, np.ndarray | None, np.ndarray | None] | None = None
         self.skipped = 0  # sample visits skipped so far (for the report)
 
@@ -61,10 +69,12 @@ class DynamicPruner:
         return active, weights
 
     def _easy(self, seen: np.ndarray) -> np.ndarray:
-        """Samples whose running soft label has below-mean entropy (never-seen ones are not easy)."""
+        """Samples whose running soft label has entropy below the mean or median of the recorded
+        ones (never-seen ones are not easy)."""
         soft = self.recorder.soft_labels(allow_missing=True).double()
         entropy = -(soft * torch.log(soft.clamp_min(1e-12))).sum(1).numpy()
-        return seen & (entropy < entropy[seen].mean())
+        threshold = entropy[seen].mean() if self.easy == "mean" else np.median(entropy[seen])
+        return seen & (entropy < threshold)
 
     def state_dict(self) -> dict:
         epoch, active, weights = self._plan if self._plan is not None else (0, None, None)

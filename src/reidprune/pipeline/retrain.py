@@ -57,18 +57,19 @@ class EvalImages:
 
 def train_model(images: torch.Tensor, labels: np.ndarray, num_classes: int, config: TrainConfig,
                 checkpoint: str | Path | None = None, run_key: str = "", progress: bool = True,
-                dynamic: float = 0.0):
+                dynamic: float = 0.0, dynamic_easy: str = "mean"):
     """Build and train a fresh model; returns (model, FitResult).
 
     ``dynamic`` > 0 prunes dynamically: each epoch that share of the samples the running soft label
-    calls easy is skipped (:class:`~reidprune.dynamics.dynamic_pruning.DynamicPruner`).
+    calls easy (``dynamic_easy``: entropy below the mean or the median) is skipped
+    (:class:`~reidprune.dynamics.dynamic_pruning.DynamicPruner`).
     """
     torch.manual_seed(config.seed)
     model = build_model(config.backbone, num_classes, weights=config.weights, pretrained=config.pretrained)
     hooks, pruner = [], None
     if dynamic:
         recorder = LogitRecorder(len(labels), num_classes, device=resolve_device(config.device))
-        hooks, pruner = [recorder], DynamicPruner(recorder, ratio=dynamic, seed=config.seed)
+        hooks, pruner = [recorder], DynamicPruner(recorder, ratio=dynamic, seed=config.seed, easy=dynamic_easy)
     result = fit(model, images, labels, config, hooks=hooks, checkpoint=checkpoint, run_key=run_key,
                  progress=progress, pruner=pruner)
     return model, result
@@ -97,17 +98,19 @@ def evaluate_model(model: torch.nn.Module, table: SampleTable, eval_images: Eval
 def retrain_and_evaluate(train_images: torch.Tensor, labels: np.ndarray, keep: np.ndarray | None,
                          table: SampleTable, eval_images: EvalImages, config: TrainConfig,
                          progress: bool = True, checkpoint: str | Path | None = None,
-                         run_key: str = "", dynamic: float = 0.0) -> tuple[dict, torch.nn.Module]:
+                         run_key: str = "", dynamic: float = 0.0,
+                         dynamic_easy: str = "mean") -> tuple[dict, torch.nn.Module]:
     """Train on the kept rows (all when ``keep`` is None) with ``labels``; (metrics, model).
 
     With ``checkpoint``, training saves after every epoch and resumes from it (see ``fit``);
-    ``dynamic``: see :func:`train_model`.
+    ``dynamic``, ``dynamic_easy``: see :func:`train_model`.
     """
     index = np.arange(len(labels)) if keep is None else np.flatnonzero(keep)
     if len(index) == 0:
         raise ReidPruneError("nothing left to train on: the selection removed every sample")
     model, result = train_model(image_rows(train_images, index), labels[index], table.num_classes, config,
-                                checkpoint=checkpoint, run_key=run_key, progress=progress, dynamic=dynamic)
+                                checkpoint=checkpoint, run_key=run_key, progress=progress, dynamic=dynamic,
+                                dynamic_easy=dynamic_easy)
     metrics = evaluate_model(model, table, eval_images, config)
     metrics.update({"train_images": int(len(index)), "seconds": round(result.seconds, 2),
                     "iterations": result.iterations})
@@ -139,7 +142,8 @@ def load_model(path: str | Path):
 
 
 def train_folder(data: str | Path, out: str | Path, train: TrainChoices, read: ReadOptions = ReadOptions(), *,
-                 echo: Callable[..., None], manifest: str | Path | None = None, dynamic: float = 0.0) -> dict:
+                 echo: Callable[..., None], manifest: str | Path | None = None, dynamic: float = 0.0,
+                 dynamic_easy: str = "mean") -> dict:
     """``reidprune train``: train on ``data`` (the rows a manifest keeps, with its corrected ids)
     and evaluate; writes ``out/model.pt`` and ``out/metrics.json`` and returns the metrics.
 
@@ -151,7 +155,7 @@ def train_folder(data: str | Path, out: str | Path, train: TrainChoices, read: R
     echo: prints the metrics.
     read: how the dataset is read.
     manifest: a ``manifest.csv`` from ``reidprune prune``, or None for every training image.
-    dynamic: prune dynamically while training (see :func:`train_model`); 0 = off.
+    dynamic, dynamic_easy: prune dynamically while training (see :func:`train_model`); 0 = off.
     """
     table = load_dataset(data, read.layout)
     progress = read.progress
@@ -170,11 +174,14 @@ def train_folder(data: str | Path, out: str | Path, train: TrainChoices, read: R
         eval_images = EvalImages.load(table, size, progress=progress)
         out = Path(out)
         fingerprint = train_rows.fingerprint()
-        key = run_key([fingerprint, asdict(config), keep, labels] + ([dynamic] if dynamic else []))
+        dynamic_key = ([dynamic] + ([dynamic_easy] if dynamic_easy != "mean" else [])) if dynamic else []
+        key = run_key([fingerprint, asdict(config), keep, labels] + dynamic_key)  # older runs keep their key
         metrics, model = retrain_and_evaluate(images, labels, keep, table, eval_images, config, progress=progress,
-                                              checkpoint=out / "checkpoint.ckpt", run_key=key, dynamic=dynamic)
+                                              checkpoint=out / "checkpoint.ckpt", run_key=key, dynamic=dynamic,
+                                              dynamic_easy=dynamic_easy)
         save_model(out / "model.pt", model, config)
         write_json(out / "metrics.json", {**metrics, "config": asdict(config), "dynamic": dynamic,
+                                          "dynamic_easy": dynamic_easy if dynamic else None,
                                           "dataset": str(table.root),
                                           "fingerprint": fingerprint, "manifest": manifest,
                                           "reidprune": __version__})
