@@ -37,7 +37,8 @@ def main(argv=None):
         seed = metrics["config"]["seed"]
         if seed in full:
             score = (metrics["rank1"] + metrics["mAP"]) / 2
-            pairs.append({"seed": seed, "dynamic": metrics["dynamic"], "score": round(score, 3),
+            pairs.append({"seed": seed, "dynamic": metrics["dynamic"],
+                          "easy": metrics.get("dynamic_easy") or "mean", "score": round(score, 3),
                           "full_score": full[seed]["score"], "iterations": metrics["iterations"],
                           "full_iterations": full[seed]["iterations"]})
     diffs = np.array([p["score"] - p["full_score"] for p in pairs])
