@@ -281,6 +281,10 @@ def test_purify_warns_when_most_flags_repeat_a_pair_and_holds_back_without_separ
     done = purify(predicted, max_score, labels, 0.05, quality=quality)
     assert done.mislabeled.sum() == 25 and done.outliers.sum() == 1 and done.relabel
     assert len(done.warnings) == 1 and done.warnings[0].startswith("100% of the flagged images fall in repeated")
+    assert "likely lower than estimated" in done.warnings[0] and "at most" in done.notes[0]
+    alike = purify(predicted, max_score, labels, 0.05, quality=dict(quality, judged_by="similar"))
+    assert "come from the look-alike probes alone" in alike.warnings[0]
+    assert "from the look-alike probes alone: the flags follow a pattern" in alike.notes[0]
     flat = purify(predicted, max_score, labels, 0.05, quality=dict(quality, separation=1.0))
     assert flat.warnings == [NO_SEPARATION] and not flat.mislabeled.any() and not flat.outliers.any()
     assert not flat.relabel
@@ -314,3 +318,76 @@ def test_only_windows_that_separate_can_be_the_best():
     assert judged[1] > judged[2] > judged[3]  # 0.664, 0.659, 0.628
     assert monitor.best().epoch == 3
     assert not monitor.should_stop  # epoch 3 itself: patience not yet spent
+
+
+def test_a_pattern_needs_most_flags_and_twenty_of_them():
+    from reidprune.select.calibration import follows_pattern
+
+    assert follows_pattern(0.5, 20) and follows_pattern(0.9, 500)
+    assert not follows_pattern(0.49, 500)  # not most of the flags
+    assert not follows_pattern(1.0, 19)  # a handful of look-alikes, fewer than a noise-rate set holds
+
+
+def test_a_window_judged_by_the_look_alike_probes_by_hand():
+    from reidprune.select.calibration import ProbeEstimate
+
+    window = ProbeEstimate(4, 100, recall=0.9, correction=0.8, noise_rate=0.0, flagged=100, precision=0.0, f1=0.0,
+                           noise_rate_upper=0.1, separation=20.0, separation_similar=8.0, recall_similar=0.5)
+    look = window.as_look_alike(0.1, 1000)
+    # 100 wrong labels among 1000 others, half found: 50 of the 100 flags, F1 = 2 x 50 / (100 + 100)
+    assert look.recall == 0.5 and look.noise_rate == 0.1 and look.separation == 8.0
+    assert look.precision == pytest.approx(0.5) and look.f1 == pytest.approx(0.5) and look.judged_by == "similar"
+    assert look.correction == 0.8 and look.flagged == 100 and look.epoch == 4
+    assert window.judged_by == "all"
+    no_similar = ProbeEstimate(4, 100, 0.9, 0.8, 0.0, 100, 0.0, 0.0)
+    assert no_similar.as_look_alike(0.1, 1000) is no_similar
+
+
+def test_estimate_reports_the_similar_probes_recall_and_the_repeated_pairs():
+    # 3 classes; samples 0-3 probes (1 and 3 given the similar identity), 4-13 others
+    true = np.array([0, 1, 2, 0] + [0, 0, 0, 0, 1, 2, 0, 1, 2, 0])
+    trained = true.copy()
+    trained[:4] = [1, 2, 0, 2]
+    probes = np.arange(14) < 4
+    similar = np.isin(np.arange(14), [1, 3])
+    soft = np.full((14, 3), 0.05)
+    soft[np.arange(14), true] = 0.9
+    soft[3] = [0.05, 0.05, 0.9]  # a similar probe memorised: the similar kind's recall is 1/2
+    soft[4:8] = [0.05, 0.9, 0.05]  # four images given 0 look like 1: one repeated (0 -> 1) pair
+    soft[8] = [0.05, 0.05, 0.9]  # one given 1 looks like 2
+    found = estimate(soft, trained, true, probes, similar=similar)
+    assert found.recall == pytest.approx(0.75) and found.recall_similar == pytest.approx(0.5)
+    assert found.flagged == 5 and found.repeated == 4 and found.repeated_share == pytest.approx(0.8)
+    assert estimate(soft, trained, true, probes).recall_similar is None  # no similar probes
+
+
+def test_windows_are_judged_by_the_look_alike_probes_when_the_flags_follow_a_pattern():
+    """towncentre with 20% pair-wise noise (regime grid, a design cell): the random probes stay flagged
+    while the model memorises the repeated look-alike errors, and their noise-rate bound is 0, so
+    every window's F1 is 0 and the tie-break takes the last window, which flags fewest. Most flags
+    fall in repeated pairs, so windows are judged by the look-alike probes: their recall falls with
+    the real errors' (0.75 -> 0.51), and with their bound (0.12) window 1-5 is best:
+    F1 = 2 x 0.71 x 420 / (554 + 420) = 0.612 against 0.593 (1-4), 0.545 (1-6), 0.606 (1-8)."""
+    from reidprune.select.calibration import ProbeEstimate
+
+    n = 3500
+    monitor = ProbeMonitor(LogitRecorder(n + 110, 4), np.zeros(n + 110, int), np.zeros(n + 110, int),
+                           np.arange(n + 110) >= n, patience=2)
+    monitor.noise_rate, monitor.noise_rate_upper = 0.0, 0.12
+    rows = [(4, 0.86, 0.75, 642), (5, 0.85, 0.71, 554), (6, 0.76, 0.58, 474), (8, 0.68, 0.51, 287)]
+
+    def add(pattern: float):
+        monitor.history.clear()
+        for epoch, recall, recall_similar, flagged in rows:
+            monitor.history.append(ProbeEstimate(epoch, 110, recall, 0.8, 0.0, flagged, 0.0, 0.0, 0.12, 18.0, 10.0,
+                                                 recall_similar, pattern, int(pattern * flagged)))
+            monitor._snapshots[epoch] = (None, None)
+
+    add(pattern=0.1)  # symmetric-looking flags: all probes, F1 0 everywhere, fewest flags per probe found
+    assert not monitor.look_alike and monitor.best().epoch == 8
+    add(pattern=0.88)
+    assert monitor.look_alike
+    f1 = {e.epoch: round(e.f1, 3) for e in monitor.judged()}
+    assert f1 == {4: 0.593, 5: 0.612, 6: 0.545, 8: 0.606}
+    best = monitor.best()
+    assert best.epoch == 5 and best.judged_by == "similar" and best.noise_rate == 0.12

@@ -14,6 +14,12 @@ images (:func:`~reidprune.select.calibration.separates`) cannot win while one th
 does not stop the run: the run would act on none of its flags (at high noise the earliest window
 flags nearly everything and so scores a high F1 estimate).
 
+Where most flags fall in repeated (given -> proposed) identity pairs, the real errors follow a
+pattern (look-alike identities confused), which the model partly learns: they are memorised sooner
+than isolated wrong labels. The random-identity probes then mislead (they stay flagged, and their
+noise-rate bound falls to 0), so windows are judged by the similar-identity probes alone
+(:attr:`ProbeMonitor.look_alike`).
+
 The epochs after the window still help to *correct*: the model keeps learning the identities
 while it memorises the wrong labels, and memorisation only raises the score of the given label.
 So the proposed identity of a flagged image is the best class other than its given label in the
@@ -91,8 +97,17 @@ class ProbeMonitor:
     def others(self) -> int:
         return int((~self.probes).sum())
 
+    @property
+    def look_alike(self) -> bool:
+        """Whether the latest window's flags follow a pattern (:attr:`ProbeEstimate.follows_pattern`), so
+        that windows are judged by the similar-identity probes alone (:meth:`ProbeEstimate.as_look_alike`)."""
+        return bool(self.history) and self.history[-1].follows_pattern and self.history[-1].recall_similar is not None
+
     def judged(self) -> list[ProbeEstimate]:
-        """Every window so far, judged with the tightest noise-rate bounds."""
+        """Every window so far, judged with the tightest noise-rate bounds (the similar-identity probes'
+        where the flags follow a pattern, :attr:`look_alike`)."""
+        if self.look_alike:
+            return [e.as_look_alike(self.noise_rate_upper, self.others) for e in self.history]
         return [replace(e.with_noise_rate(self.noise_rate, self.others),
                         noise_rate_upper=max(self.noise_rate, self.noise_rate_upper)) for e in self.history]
 
@@ -127,13 +142,18 @@ class ProbeMonitor:
         with no lower recall and no lower recall per flag above another."""
         by_epoch = {e.epoch: e for e in self.history}
 
-        def dominated(a: ProbeEstimate) -> bool:  # ties broken as best() breaks them
-            def beats(b: ProbeEstimate) -> bool:
-                recall, per_flag = b.recall - a.recall, b.recall * max(a.flagged, 1) - a.recall * max(b.flagged, 1)
+        def dominated(a: ProbeEstimate) -> bool:  # ties broken as best() breaks them; under both judgements
+            def beats(b: ProbeEstimate, recall_of, separation_of) -> bool:
+                ra, rb = recall_of(a), recall_of(b)
+                recall, per_flag = rb - ra, rb * max(a.flagged, 1) - ra * max(b.flagged, 1)
                 if recall < 0 or per_flag < 0:
                     return False
-                return recall > 0 or per_flag > 0 or (-b.flagged, -b.epoch) > (-a.flagged, -a.epoch)
-            return any(b.epoch != a.epoch and beats(b) and (separates(b.separation) or not separates(a.separation))
+                return (recall > 0 or per_flag > 0 or (-b.flagged, -b.epoch) > (-a.flagged, -a.epoch)) \
+                    and (separates(separation_of(b)) or not separates(separation_of(a)))
+            judgements = [(lambda e: e.recall, lambda e: e.separation)]
+            if a.recall_similar is not None:
+                judgements.append((lambda e: e.recall_similar, lambda e: e.separation_similar))
+            return any(b.epoch != a.epoch and all(beats(b, *j) for j in judgements)
                        for b in by_epoch.values() if b.epoch in self._snapshots)
 
         for epoch in sorted(self._snapshots):

@@ -34,7 +34,7 @@ Every number is measured on the data; the fixed choices (the percentiles, the qu
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
@@ -69,6 +69,10 @@ class ProbeEstimate:
     separation: how many standard errors the probes' flag rate exceeds the others' (a detector that
         cannot tell wrong labels from right ones flags both alike: about 0).
     separation_similar: the same for the similar-identity probes alone (the hardest errors).
+    recall_similar: the similar-identity probes' share flagged (None without them).
+    repeated_share: the share of the other samples' flags in repeated (given -> proposed) pairs
+        (:func:`repeated_pair_share`), and ``repeated`` their number: how structured the flags look.
+    judged_by: ``"all"`` probes, or ``"similar"`` ones alone (:meth:`as_look_alike`).
     """
 
     epoch: int
@@ -82,16 +86,39 @@ class ProbeEstimate:
     noise_rate_upper: float = 1.0
     separation: float = 0.0
     separation_similar: float = 0.0
+    recall_similar: float | None = None
+    repeated_share: float = 0.0
+    repeated: int = 0
+    judged_by: str = "all"
 
     def as_dict(self) -> dict:
         return asdict(self)
 
+    @property
+    def follows_pattern(self) -> bool:
+        """Most flags, and enough of them to tell, fall in repeated identity pairs (:func:`follows_pattern`)."""
+        return follows_pattern(self.repeated_share, self.repeated)
+
     def with_noise_rate(self, noise_rate: float, others: int) -> "ProbeEstimate":
         """The same window judged with another noise-rate estimate (``others`` non-probe samples)."""
         precision = precision_estimate(noise_rate, others, self.recall, self.flagged)
-        return ProbeEstimate(self.epoch, self.probes, self.recall, self.correction, noise_rate,
-                             self.flagged, precision, f1_estimate(noise_rate, others, self.recall, self.flagged),
-                             max(noise_rate, self.noise_rate_upper), self.separation, self.separation_similar)
+        return replace(self, noise_rate=noise_rate, precision=precision,
+                       f1=f1_estimate(noise_rate, others, self.recall, self.flagged),
+                       noise_rate_upper=max(noise_rate, self.noise_rate_upper))
+
+    def as_look_alike(self, noise_rate: float, others: int) -> "ProbeEstimate":
+        """The same window judged by the similar-identity probes alone, with their noise-rate bound
+        ``noise_rate``: how to judge it when the real errors follow a pattern (:attr:`follows_pattern`).
+
+        Errors between look-alike identities that repeat (A's images labelled B) are memorised
+        sooner than isolated ones, since the model partly learns the pattern: the random-identity
+        probes then stay flagged long after the real errors are fitted, and their noise-rate
+        bound falls to 0. The similar-identity probes are the nearer kind. Unchanged without them.
+        """
+        if self.recall_similar is None:
+            return self
+        return replace(self, recall=self.recall_similar, separation=self.separation_similar,
+                       judged_by="similar").with_noise_rate(noise_rate, others)
 
 
 def noise_rate_bound(given_prob: np.ndarray, probe_given_prob: np.ndarray, set_probes: int = SET_PROBES) -> float:
@@ -177,6 +204,8 @@ def estimate(soft: np.ndarray, trained_labels: np.ndarray, true_labels: np.ndarr
 
     hardest = probes if similar is None or not (similar & probes).any() else (similar & probes)
     rho, rho_upper = bound(probes), bound(hardest)
+    recall_similar = None if hardest is probes else float((argmax[hardest] != trained[hardest]).mean())
+    share, repeated = repeated_pair_share(trained[others], argmax[others], argmax[others] != trained[others])
     flag_rate = flagged / int(others.sum())
 
     def separation(kind: np.ndarray) -> float:
@@ -186,7 +215,7 @@ def estimate(soft: np.ndarray, trained_labels: np.ndarray, true_labels: np.ndarr
     correction = min(1.0, correction / max(1e-9, 1.0 - rho))
     return ProbeEstimate(epoch, int(probes.sum()), recall, correction, rho, flagged,
                          precision, f1_estimate(rho, int(others.sum()), recall, flagged),
-                         max(rho, rho_upper), separation(probes), separation(hardest))
+                         max(rho, rho_upper), separation(probes), separation(hardest), recall_similar, share, repeated)
 
 
 def probe_delta(probe_max_scores: np.ndarray, share: float = OUTLIER_SHARE) -> float:
@@ -275,3 +304,13 @@ def repeated_pair_share(labels: np.ndarray, proposed: np.ndarray, flagged: np.nd
     _, inverse, counts = np.unique(pairs, axis=0, return_inverse=True, return_counts=True)
     repeated = int((counts[inverse.ravel()] >= check_int(repeats, "repeats", 2)).sum())
     return repeated / int(flagged.sum()), repeated
+
+
+#: a pattern needs most flags in repeated pairs (share), and at least as many as a noise-rate set holds
+PATTERN_SHARE = 0.5
+
+
+def follows_pattern(share: float, repeated: int) -> bool:
+    """Whether flagged errors follow a pattern: most of them (:data:`PATTERN_SHARE`) fall in repeated
+    (given -> proposed) pairs, and at least :data:`SET_PROBES` do, too many to be a handful of look-alikes."""
+    return share >= PATTERN_SHARE and repeated >= SET_PROBES

@@ -18,7 +18,7 @@ import numpy as np
 from dataclasses import dataclass, field
 
 from reidprune.errors import ReidPruneError
-from reidprune.select.calibration import SET_PROBES, repeated_pair_share, separates
+from reidprune.select.calibration import follows_pattern, repeated_pair_share, separates
 from reidprune.select.defaults import PAPER_DELTA, RELABEL_MODES
 from reidprune.validation.arrays import as_bool_mask, as_labels, as_probabilities, check_int, check_number
 
@@ -213,8 +213,9 @@ NEARLY_CLEAN_WHY = "the probes find the set nearly clean (noise rate ~{rate:.1%}
 NEARLY_CLEAN = 0.01
 STRUCTURED = ("{share:.0%} of the flagged images fall in repeated (given -> proposed) identity pairs: the wrong "
               "labels follow a pattern (look-alike identities confused, or merged), which the probes (isolated "
-              "wrong labels) do not mimic, so precision and recall are likely lower than estimated; review those "
-              "pairs by hand (`reidprune review`)")
+              "wrong labels) do not mimic, {judged}; review those pairs by hand (`reidprune review`)")
+STRUCTURED_JUDGED = "so the window and the estimates come from the look-alike probes alone, and may still be optimistic"
+STRUCTURED_UNJUDGED = "so precision and recall are likely lower than estimated"
 LOOK_ALIKES_MISSED = ("errors between look-alike identities are not found here: the probes given a similar "
                       "identity's label are flagged about as often as the other images, so the flags are mostly "
                       "random label errors; check look-alikes by hand")
@@ -273,8 +274,9 @@ def purify(predicted: np.ndarray, max_score: np.ndarray, labels: np.ndarray, thr
         return done
     done.notes.append(quality_line(quality, int(mislabeled.sum())))
     share, repeated = repeated_pair_share(labels, predicted, mislabeled)
-    if share >= 0.5 and repeated >= SET_PROBES:  # most flags, and enough of them to tell
-        done.warnings.append(STRUCTURED.format(share=share))
+    if follows_pattern(share, repeated):
+        judged = STRUCTURED_JUDGED if quality.get("judged_by") == "similar" else STRUCTURED_UNJUDGED
+        done.warnings.append(STRUCTURED.format(share=share, judged=judged))
     if not separates(quality.get("separation_similar", quality.get("separation", 0.0))):
         done.warnings.append(LOOK_ALIKES_MISSED)
     if relabel == "auto" and not quality["relabel_pays"]:
@@ -290,8 +292,10 @@ def quality_line(quality: dict, flagged: int) -> str:
     """What the probes say about the decisions, in one line."""
     upper = quality.get("noise_rate_upper", quality["noise_rate"])
     kinds = "".join(f", {quality[k]:.0%} of {k[7:]} ones" for k in ("recall_random", "recall_similar") if k in quality)
+    bound = f"at most {upper:.1%} if every error is between look-alike identities" \
+        if quality.get("judged_by") != "similar" else "from the look-alike probes alone: the flags follow a pattern"
     return (f"estimated on {quality['probes']} probes (known wrong labels in the scoring run): noise rate "
-            f"~{quality['noise_rate']:.1%} (at most {upper:.1%} if every error is between look-alike identities); "
+            f"~{quality['noise_rate']:.1%} ({bound}); "
             f"of the {flagged} flagged as mislabeled ~{quality['precision']:.0%} are "
             f"wrong (precision); ~{quality['recall']:.0%} of the wrong labels are flagged (recall{kinds}); "
             f"~{quality['correction']:.0%} of the proposed labels are right; outlier threshold "
