@@ -110,3 +110,23 @@ def test_chromium_renders_the_report_without_console_errors(report, tmp_path):
     finally:
         driver.quit()
     assert pixel_spread(shot) > 20  # not a blank page
+
+
+def test_the_summary_says_when_the_look_alike_probes_judged_the_run():
+    from reidprune.report.html import summary_rows
+
+    class Rows:  # the manifest's columns summary_rows reads
+        status, original_id = np.array(["kept", "kept", "pruned"]), np.array([1, 1, 2])
+
+        def __len__(self):
+            return 3
+
+    manifest = Rows()
+    quality = {"probes": 110, "noise_rate": 0.123, "precision": 0.55, "recall": 0.71, "correction": 0.9,
+               "relabel_pays": False}
+    rows = dict(summary_rows(manifest, {"quality": quality}, None))
+    assert rows["estimated quality"].startswith("from 110 probes") and "noise rate 12.3%" in rows["estimated quality"]
+    assert "look-alike" not in rows["estimated quality"]
+    rows = dict(summary_rows(manifest, {"quality": dict(quality, judged_by="similar")}, None))
+    assert rows["estimated quality"].endswith("judged by the look-alike probes alone, since the flags repeat "
+                                              "identity pairs")

@@ -301,7 +301,9 @@ def summary_rows(manifest: Manifest, summary: dict, scores: ScoreSet | None) -> 
                      f"from {quality.get('probes')} probes (known wrong labels in the scoring run): noise rate "
                      f"{quality.get('noise_rate', 0):.1%}, mislabel precision {quality.get('precision', 0):.2f}, "
                      f"recall {quality.get('recall', 0):.2f}, correction {quality.get('correction', 0):.2f}, "
-                     f"relabelling {'pays' if quality.get('relabel_pays') else 'does not pay: flagged for review'}"))
+                     f"relabelling {'pays' if quality.get('relabel_pays') else 'does not pay: flagged for review'}"
+                     + ("; judged by the look-alike probes alone, since the flags repeat identity pairs"
+                        if quality.get("judged_by") == "similar" else "")))
     if summary.get("score_params"):
         rows.append(("score parameters", _plain_dict(summary["score_params"])))
     if summary.get("score_cost"):
