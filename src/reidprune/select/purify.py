@@ -77,7 +77,8 @@ def find_outliers(soft_labels: np.ndarray, delta: float = PAPER_DELTA,
     """
     probs = as_probabilities(soft_labels)
     threshold = outlier_threshold(probs.shape[1], delta, relative_to_chance)
-    return probs.max(axis=1) <= threshold
+    predicted = probs.argmax(axis=1)
+    return purification_flags(predicted, probs.max(axis=1), predicted, threshold)[1]  # the one core
 
 
 def outlier_fraction_warning(mask: np.ndarray, limit: float = 0.2) -> str | None:
@@ -131,7 +132,7 @@ def find_mislabeled(soft_labels: np.ndarray, labels: np.ndarray) -> tuple[np.nda
     probs = as_probabilities(soft_labels)
     assigned = as_labels(labels, len(probs), probs.shape[1], per="one per soft label")
     predicted = probs.argmax(axis=1).astype(np.int64)
-    return predicted != assigned, predicted
+    return purification_flags(predicted, probs.max(axis=1), assigned, -np.inf)[0], predicted  # the one core
 
 
 def check_outlier_share(outliers: np.ndarray, limit: float, threshold: float, pretrained: bool = False) -> None:
