@@ -27,7 +27,8 @@ from reidprune.select.defaults import PAPER_DELTA
 @click.option("--noise", default=None, help="Symmetric label-noise ratios, e.g. 0,0.2 [default: 0].")
 @click.option("--score-epochs", "score_epochs", default=None, help="T values, e.g. 6,12 [default: --epochs].")
 @click.option("--every", default=None, help="Accumulation frequencies of our recorder, e.g. 1,2 [default: 1].")
-@click.option("--delta", default=None, help=f"Outlier thresholds of +purify methods, e.g. 0.1 [default: {PAPER_DELTA:g}].")
+@click.option("--delta", default=None,
+              help=f"Outlier thresholds of +purify methods, e.g. 0.1 [default: {PAPER_DELTA:g}].")
 @click.option("--delta-chance/--delta-absolute", "delta_relative", default=None,
               help="Read --delta values as K x chance (K / C), as `prune --delta-chance` [default: absolute].")
 @click.option("--score-per-seed/--score-once", default=None,
