@@ -282,6 +282,8 @@ def test_purify_warns_when_most_flags_repeat_a_pair_and_holds_back_without_separ
     assert done.mislabeled.sum() == 25 and done.outliers.sum() == 1 and done.relabel
     assert len(done.warnings) == 1 and done.warnings[0].startswith("100% of the flagged images fall in repeated")
     assert "likely lower than estimated" in done.warnings[0] and "at most" in done.notes[0]
+    no_similar = purify(predicted, max_score, labels, 0.05, quality=dict(quality, recall_similar=None))
+    assert "recall)" in no_similar.notes[0]  # a run without look-alike probes: no per-kind recall
     alike = purify(predicted, max_score, labels, 0.05, quality=dict(quality, judged_by="similar"))
     assert "come from the look-alike probes alone" in alike.warnings[0]
     assert "from the look-alike probes alone: the flags follow a pattern" in alike.notes[0]

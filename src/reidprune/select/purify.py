@@ -292,7 +292,8 @@ def purify(predicted: np.ndarray, max_score: np.ndarray, labels: np.ndarray, thr
 def quality_line(quality: dict, flagged: int) -> str:
     """What the probes say about the decisions, in one line."""
     upper = quality.get("noise_rate_upper", quality["noise_rate"])
-    kinds = "".join(f", {quality[k]:.0%} of {k[7:]} ones" for k in ("recall_random", "recall_similar") if k in quality)
+    kinds = "".join(f", {quality[k]:.0%} of {k[7:]} ones" for k in ("recall_random", "recall_similar")
+                    if quality.get(k) is not None)  # None: no probes of that kind
     bound = f"at most {upper:.1%} if every error is between look-alike identities" \
         if quality.get("judged_by") != "similar" else "from the look-alike probes alone: the flags follow a pattern"
     return (f"estimated on {quality['probes']} probes (known wrong labels in the scoring run): noise rate "
