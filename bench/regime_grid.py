@@ -318,20 +318,33 @@ def table(cells: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def checks(cell: dict) -> str:
+def check_marks(cell: dict) -> dict:
     """Which of issue 26's per-cell targets hold: F1 >= 0.9 x oracle and >= AUM, outliers < 2% of the
-    clean images, estimates within 0.05 (P, R, noise rate)."""
+    clean images, estimates within 0.05 (P, R, noise rate); a target that does not apply is left out."""
     d, o, e = cell["default"], cell["oracle"], cell["estimated"]
     if cell["noise"] == 0:  # a clean set: no wrong labels to find; the run must leave it alone
-        marks = {"flags < 2%": d["flagged"] < 0.02 * cell["train_images"], "outliers": d["outliers_of_clean"] < 0.02,
-                 "est noise": abs(e["noise_rate"] - cell["true_noise_rate"]) <= 0.05}
-        return " ".join(("+" if ok else "-") + name for name, ok in marks.items())
+        return {"flags < 2%": d["flagged"] < 0.02 * cell["train_images"], "outliers": d["outliers_of_clean"] < 0.02,
+                "est noise": abs(e["noise_rate"] - cell["true_noise_rate"]) <= 0.05}
     marks = {"0.9 oracle": d["f1"] >= 0.9 * o["f1"], ">= AUM": d["f1"] >= cell["aum_same_run"]["f1"],
              "outliers": d["outliers_of_clean"] < 0.02,
              "est P": abs(e["precision"] - d["precision"]) <= 0.05 if d["flagged"] else None,
              "est R": abs(e["recall"] - d["recall"]) <= 0.05 if d["flagged"] else None,
              "est noise": abs(e["noise_rate"] - cell["true_noise_rate"]) <= 0.05}
-    return " ".join(("+" if ok else "-") + name for name, ok in marks.items() if ok is not None)
+    return {name: ok for name, ok in marks.items() if ok is not None}
+
+
+def checks(cell: dict) -> str:
+    return " ".join(("+" if ok else "-") + name for name, ok in check_marks(cell).items())
+
+
+def totals(cells: list[dict]) -> str:
+    """How many cells meet each of :func:`checks`' targets (the page's "against the issue's targets" counts)."""
+    held, met = {}, {}
+    for cell in cells:
+        for name, ok in check_marks(cell).items():
+            held[name] = held.get(name, 0) + 1
+            met[name] = met.get(name, 0) + ok
+    return "\n".join(f"{name}: {met[name]} of {held[name]}" for name in held)
 
 
 def main(argv=None):
@@ -343,6 +356,7 @@ def main(argv=None):
     parser.add_argument("--cap", type=int, default=10, help="epochs trained (the default run's cap is 12)")
     parser.add_argument("--out", type=Path, default=HERE / "results" / "regime_grid.json")
     parser.add_argument("--table", action="store_true", help="print the Markdown table of --out and exit")
+    parser.add_argument("--totals", action="store_true", help="print how many cells meet each target and exit")
     parser.add_argument("--page", type=Path, default=None,
                         help="rewrite the tables of this Markdown page (after its '<!-- cells: ROLE -->' lines) and exit")
     parser.add_argument("--replay", action="store_true",
@@ -352,6 +366,9 @@ def main(argv=None):
     done = json.loads(args.out.read_text()) if args.out.exists() else {"cells": []}
     if args.table:
         print(table(done["cells"]))
+        return
+    if args.totals:
+        print(f"{len(done['cells'])} cells\n" + totals(done["cells"]))
         return
     if args.page:
         write_page_tables(args.page, done["cells"])
