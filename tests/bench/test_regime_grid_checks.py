@@ -1,0 +1,46 @@
+"""The regime grid's per-cell targets and their counts (bench/regime_grid.py), on hand-made cells."""
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[2] / "bench" / "regime_grid.py"
+
+
+@pytest.fixture(scope="module")
+def grid():
+    spec = importlib.util.spec_from_file_location("regime_grid", BENCH)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def cell(f1, oracle, aum, flagged=10, precision=0.8, recall=0.6, est=(0.82, 0.5, 0.25), noise=0.2):
+    return {"noise": noise, "true_noise_rate": 0.2, "train_images": 1000,
+            "default": {"f1": f1, "flagged": flagged, "precision": precision, "recall": recall,
+                        "outliers_of_clean": 0.01},
+            "oracle": {"f1": oracle}, "aum_same_run": {"f1": aum},
+            "estimated": {"precision": est[0], "recall": est[1], "noise_rate": est[2]}}
+
+
+def test_marks_are_the_issue_targets(grid):
+    marks = grid.check_marks(cell(0.90, 1.0, 0.91))
+    # 0.90 >= 0.9 x 1.0; 0.90 < AUM 0.91; |0.82-0.8| <= 0.05; |0.5-0.6| > 0.05; |0.25-0.2| <= 0.05
+    assert marks == {"0.9 oracle": True, ">= AUM": False, "outliers": True, "est P": True, "est R": False,
+                     "est noise": True}
+
+
+def test_no_flags_leaves_precision_and_recall_out(grid):
+    assert "est P" not in grid.check_marks(cell(0.0, 0.3, 0.0, flagged=0))
+
+
+def test_clean_cell_checks_flags_outliers_and_noise_rate(grid):
+    clean = cell(0.0, 0.0, 0.0, flagged=25, noise=0.0)  # 25 of 1000 flagged: not under 2%
+    clean["true_noise_rate"] = 0.0
+    assert grid.check_marks(clean) == {"flags < 2%": False, "outliers": True, "est noise": False}
+
+
+def test_totals_count_each_target_over_the_cells_it_applies_to(grid):
+    text = grid.totals([cell(0.90, 1.0, 0.91), cell(0.5, 1.0, 0.4), cell(0.0, 0.3, 0.0, flagged=0)])
+    lines = dict(line.split(": ") for line in text.splitlines())
+    assert lines["0.9 oracle"] == "1 of 3" and lines[">= AUM"] == "2 of 3" and lines["est P"] == "2 of 2"
