@@ -136,7 +136,7 @@ def replay_default(npz: Path) -> dict:
     able = separates(best.separation)  # else nothing is flagged, relabelled or removed
     delta = probe_delta(top[probe])
     quality = {**best.as_dict(), "delta": delta,
-               "relabel_pays": relabel_pays(best.precision, best.correction, best.probes)}
+               "relabel_pays": relabel_pays(best.precision, best.correction, best.probes, best.judged_why)}
     done = purify(predicted, top, noisy, delta, quality=quality, judged=judged)  # as `reidprune run` decides
     flagged, outliers, relabel = done.mislabeled, done.outliers, done.relabel
     out = detection(flagged[judged], flipped[judged], predicted[judged], true[judged])
@@ -151,12 +151,9 @@ def replay_default(npz: Path) -> dict:
     for kind, mask in (("random", probe & ~similar), ("similar", similar)):
         if mask.any():
             estimated[f"recall_{kind}"] = float((predicted[mask] != trained[mask]).mean())
-    return {"default": out, "estimated": {k: estimated[k] for k in ("probes", "noise_rate", "noise_rate_upper", "separation",
-                                                                    "precision", "recall",
-                                                                    "correction", "f1", "delta", "relabel_pays",
-                                                                    "recall_random", "recall_similar",
-                                                                    "repeated_pairs")
-                                       if k in estimated},
+    keys = ("probes", "noise_rate", "noise_rate_upper", "separation", "precision", "recall", "correction", "f1",
+            "delta", "relabel_pays", "recall_random", "recall_similar", "judged_by", "judged_why", "repeated_pairs")
+    return {"default": out, "estimated": {k: estimated[k] for k in keys if k in estimated},
             "history": [e.as_dict() for e in monitor.judged()]}
 
 

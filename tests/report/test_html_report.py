@@ -130,3 +130,6 @@ def test_the_summary_says_when_the_look_alike_probes_judged_the_run():
     rows = dict(summary_rows(manifest, {"quality": dict(quality, judged_by="similar")}, None))
     assert rows["estimated quality"].endswith("judged by the look-alike probes alone, since the flags repeat "
                                               "identity pairs")
+    why = "no other image is as unlikely under its label as the random-identity probes"
+    rows = dict(summary_rows(manifest, {"quality": dict(quality, judged_by="similar", judged_why=why)}, None))
+    assert rows["estimated quality"].endswith(f"judged by the look-alike probes alone, since {why}")

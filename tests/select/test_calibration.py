@@ -286,7 +286,14 @@ def test_purify_warns_when_most_flags_repeat_a_pair_and_holds_back_without_separ
     assert "recall)" in no_similar.notes[0]  # a run without look-alike probes: no per-kind recall
     alike = purify(predicted, max_score, labels, 0.05, quality=dict(quality, judged_by="similar"))
     assert "come from the look-alike probes alone" in alike.warnings[0]
-    assert "from the look-alike probes alone: the flags follow a pattern" in alike.notes[0]
+    assert "from the look-alike probes alone: the flags repeat identity pairs" in alike.notes[0]
+    why = "no other image is as unlikely under its label as the random-identity probes"
+    unlike = purify(predicted, max_score, labels, 0.05, quality=dict(quality, judged_by="similar", judged_why=why))
+    assert f"from the look-alike probes alone: {why}" in unlike.notes[0]
+    bound_only = purify(predicted, max_score, labels, 0.05, quality=dict(
+        quality, judged_by="similar", judged_why=why, relabel_pays=False, noise_rate_upper=0.002))
+    assert not bound_only.relabel and bound_only.mislabeled.sum() == 25
+    assert "the look-alike probes only bound the rest (at most 0.2%)" in bound_only.warnings[-1]
     flat = purify(predicted, max_score, labels, 0.05, quality=dict(quality, separation=1.0))
     assert flat.warnings == [NO_SEPARATION] and not flat.mislabeled.any() and not flat.outliers.any()
     assert not flat.relabel
@@ -370,26 +377,59 @@ def test_windows_are_judged_by_the_look_alike_probes_when_the_flags_follow_a_pat
     fall in repeated pairs, so windows are judged by the look-alike probes: their recall falls with
     the real errors' (0.75 -> 0.51), and with their bound (0.12) window 1-5 is best:
     F1 = 2 x 0.71 x 420 / (554 + 420) = 0.612 against 0.593 (1-4), 0.545 (1-6), 0.606 (1-8)."""
-    from reidprune.select.calibration import ProbeEstimate
+    from reidprune.select.calibration import PATTERN_WHY, ProbeEstimate
 
     n = 3500
     monitor = ProbeMonitor(LogitRecorder(n + 110, 4), np.zeros(n + 110, int), np.zeros(n + 110, int),
                            np.arange(n + 110) >= n, patience=2)
-    monitor.noise_rate, monitor.noise_rate_upper = 0.0, 0.12
+    monitor.noise_rate_upper = 0.12
     rows = [(4, 0.86, 0.75, 642), (5, 0.85, 0.71, 554), (6, 0.76, 0.58, 474), (8, 0.68, 0.51, 287)]
 
-    def add(pattern: float):
+    def add(pattern: float, noise_rate: float = 0.0, separation_similar: float = 10.0):
         monitor.history.clear()
+        monitor.noise_rate = noise_rate
         for epoch, recall, recall_similar, flagged in rows:
-            monitor.history.append(ProbeEstimate(epoch, 110, recall, 0.8, 0.0, flagged, 0.0, 0.0, 0.12, 18.0, 10.0,
-                                                 recall_similar, pattern, int(pattern * flagged)))
+            monitor.history.append(ProbeEstimate(epoch, 110, recall, 0.8, noise_rate, flagged, 0.0, 0.0, 0.12, 18.0,
+                                                 separation_similar, recall_similar, pattern, int(pattern * flagged)))
             monitor._snapshots[epoch] = (None, None)
 
-    add(pattern=0.1)  # symmetric-looking flags: all probes, F1 0 everywhere, fewest flags per probe found
+    # symmetric-looking flags and a random-probe bound above 0: every probe judges, fewest flags per probe found
+    add(pattern=0.1, noise_rate=0.001)
     assert not monitor.look_alike and monitor.best().epoch == 8
-    add(pattern=0.88)
+    add(pattern=0.88, noise_rate=0.001)
     assert monitor.look_alike
     f1 = {e.epoch: round(e.f1, 3) for e in monitor.judged()}
     assert f1 == {4: 0.593, 5: 0.612, 6: 0.545, 8: 0.606}
     best = monitor.best()
     assert best.epoch == 5 and best.judged_by == "similar" and best.noise_rate == 0.12
+    assert best.judged_why == PATTERN_WHY
+
+
+def test_without_a_pattern_the_look_alike_probes_judge_where_the_random_ones_say_no_error_is_like_them():
+    """CUHK03 with 20% pair-wise noise (regime grid): about 10 images per identity, so a look-alike pair
+    holds about two errors and rarely repeats (at most 26% of the flags), yet the random probes' noise-rate
+    bound is 0 from epoch 2: no other image is as unlikely under its label as they are. The similar
+    probes still separate, so they judge, as under a pattern (same numbers as the test above: window 1-5).
+    On a clean set with 4 images per identity the bound is 0 as well, but there the similar probes are
+    memorised like every other image (separation about 0): nothing changes, the fewest flags win."""
+    from reidprune.select.calibration import NOT_RANDOM_WHY, ProbeEstimate, not_random_kind
+
+    assert not_random_kind(0.0, 2.5) and not not_random_kind(0.0, 2.0) and not not_random_kind(0.003, 30.0)
+    # a bound, not evidence of errors (a clean set looks the same): such a window never relabels
+    assert relabel_pays(0.99, 0.99, 500) and not relabel_pays(0.99, 0.99, 500, NOT_RANDOM_WHY)
+    n = 3500
+    monitor = ProbeMonitor(LogitRecorder(n + 110, 4), np.zeros(n + 110, int), np.zeros(n + 110, int),
+                           np.arange(n + 110) >= n, patience=2)
+    monitor.noise_rate_upper = 0.12
+    rows = [(4, 0.86, 0.75, 642), (5, 0.85, 0.71, 554), (6, 0.76, 0.58, 474), (8, 0.68, 0.51, 287)]
+    for separation_similar, look_alike, epoch in ((10.0, True, 5), (-0.2, False, 8)):
+        monitor.history.clear()
+        monitor.noise_rate = 0.0
+        for e, recall, recall_similar, flagged in rows:
+            monitor.history.append(ProbeEstimate(e, 110, recall, 0.8, 0.0, flagged, 0.0, 0.0, 0.12, 18.0,
+                                                 separation_similar, recall_similar, 0.1, int(0.1 * flagged)))
+            monitor._snapshots[e] = (None, None)
+        assert monitor.look_alike is look_alike
+        best = monitor.best()
+        assert best.epoch == epoch
+        assert best.judged_why == (NOT_RANDOM_WHY if look_alike else "")

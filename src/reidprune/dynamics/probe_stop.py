@@ -18,7 +18,9 @@ Where most flags fall in repeated (given -> proposed) identity pairs, the real e
 pattern (look-alike identities confused), which the model partly learns: they are memorised sooner
 than isolated wrong labels. The random-identity probes then mislead (they stay flagged, and their
 noise-rate bound falls to 0), so windows are judged by the similar-identity probes alone
-(:attr:`ProbeMonitor.look_alike`).
+(:attr:`ProbeMonitor.look_alike`). The same holds where that bound falls to 0 without a pattern
+(about 10 images per identity: a look-alike pair holds too few errors to repeat), as long as the
+similar-identity probes still separate from the other images.
 
 The epochs after the window still help to *correct*: the model keeps learning the identities
 while it memorises the wrong labels, and memorisation only raises the score of the given label.
@@ -35,8 +37,8 @@ import torch
 
 from reidprune.data.noise import choose_probes, nearest_classes, probe_count
 from reidprune.errors import ReidPruneError
-from reidprune.select.calibration import (MIN_PROBES, ProbeEstimate, estimate, probe_delta, relabel_pays,
-                                          separates)
+from reidprune.select.calibration import (MIN_PROBES, NOT_RANDOM_WHY, PATTERN_WHY, ProbeEstimate, estimate,
+                                          not_random_kind, probe_delta, relabel_pays, separates)
 
 
 def probes_wanted(labels, num_classes: int, fraction: float) -> int:
@@ -99,15 +101,28 @@ class ProbeMonitor:
 
     @property
     def look_alike(self) -> bool:
-        """Whether the latest window's flags follow a pattern (:attr:`ProbeEstimate.follows_pattern`), so
-        that windows are judged by the similar-identity probes alone (:meth:`ProbeEstimate.as_look_alike`)."""
-        return bool(self.history) and self.history[-1].follows_pattern and self.history[-1].recall_similar is not None
+        """Whether windows are judged by the similar-identity probes alone (:meth:`ProbeEstimate.as_look_alike`):
+        the latest window's flags follow a pattern (:attr:`ProbeEstimate.follows_pattern`), or the probes'
+        tightest noise-rate bound is 0 while the similar ones separate
+        (:func:`~reidprune.select.calibration.not_random_kind`)."""
+        return self._look_alike_why() is not None
+
+    def _look_alike_why(self) -> str | None:
+        if not self.history or self.history[-1].recall_similar is None:
+            return None
+        latest = self.history[-1]
+        if latest.follows_pattern:
+            return PATTERN_WHY
+        if not_random_kind(self.noise_rate, latest.separation_similar):
+            return NOT_RANDOM_WHY
+        return None
 
     def judged(self) -> list[ProbeEstimate]:
         """Every window so far, judged with the tightest noise-rate bounds (the similar-identity probes'
-        where the flags follow a pattern, :attr:`look_alike`)."""
-        if self.look_alike:
-            return [e.as_look_alike(self.noise_rate_upper, self.others) for e in self.history]
+        where the real errors are not of the random kind, :attr:`look_alike`)."""
+        why = self._look_alike_why()
+        if why is not None:
+            return [e.as_look_alike(self.noise_rate_upper, self.others, why) for e in self.history]
         return [replace(e.with_noise_rate(self.noise_rate, self.others),
                         noise_rate_upper=max(self.noise_rate, self.noise_rate_upper)) for e in self.history]
 
@@ -198,7 +213,7 @@ class ProbeMonitor:
             "stop_reason": f"calibrated on {int(probe.sum())} probes: best estimated F1 with epochs 1-{best.epoch}"
                            + (f" (run ended at epoch {stopped})" if stopped != best.epoch else ""),
             "calibration": {**best.as_dict(), **by_kind, "delta": probe_delta(max_score[probe]),
-                            "relabel_pays": relabel_pays(best.precision, best.correction, best.probes),
+                            "relabel_pays": relabel_pays(best.precision, best.correction, best.probes, best.judged_why),
                             "history": [e.as_dict() for e in self.judged()]}}
         return predicted, extras, params
 

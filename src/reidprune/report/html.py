@@ -42,6 +42,7 @@ from reidprune.report.common import (
 from reidprune.progress import progress as progress_bar
 from reidprune.scores.entropy import soft_labels
 from reidprune.scores.store import ScoreSet
+from reidprune.select.calibration import PATTERN_WHY
 from reidprune.select.selection import KEPT, OUTLIER, PRUNED, RELABELLED, STATUSES
 
 #: Thumbnails are shrunk to fit this box (width, height) in pixels.
@@ -302,7 +303,7 @@ def summary_rows(manifest: Manifest, summary: dict, scores: ScoreSet | None) -> 
                      f"{quality.get('noise_rate', 0):.1%}, mislabel precision {quality.get('precision', 0):.2f}, "
                      f"recall {quality.get('recall', 0):.2f}, correction {quality.get('correction', 0):.2f}, "
                      f"relabelling {'pays' if quality.get('relabel_pays') else 'does not pay: flagged for review'}"
-                     + ("; judged by the look-alike probes alone, since the flags repeat identity pairs"
+                     + (f"; judged by the look-alike probes alone, since {quality.get('judged_why') or PATTERN_WHY}"
                         if quality.get("judged_by") == "similar" else "")))
     if summary.get("score_params"):
         rows.append(("score parameters", _plain_dict(summary["score_params"])))

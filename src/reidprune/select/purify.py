@@ -18,7 +18,8 @@ import numpy as np
 from dataclasses import dataclass, field
 
 from reidprune.errors import ReidPruneError
-from reidprune.select.calibration import follows_pattern, repeated_pair_share, separates
+from reidprune.select.calibration import (NOT_RANDOM_WHY, PATTERN_WHY, follows_pattern, repeated_pair_share,
+                                          separates)
 from reidprune.select.defaults import PAPER_DELTA, RELABEL_MODES
 from reidprune.validation.arrays import as_bool_mask, as_labels, as_probabilities, check_int, check_number
 
@@ -209,6 +210,8 @@ NO_RELABEL_WHY = "estimated precision x correction too low, typical of few image
                  "probes to tell"
 NEARLY_CLEAN_WHY = "the probes find the set nearly clean (noise rate ~{rate:.1%}, at most {upper:.1%}), so most of " \
                    "the flagged images are likely right"
+BOUND_ONLY_WHY = "the random-identity probes find no wrong label like them, and the look-alike probes only " \
+                 "bound the rest (at most {upper:.1%}), which a clean set would show too"
 #: Below this estimated noise rate a set is called nearly clean in that message (wording only; real sets
 #: hold a few % of wrong labels).
 NEARLY_CLEAN = 0.01
@@ -283,8 +286,11 @@ def purify(predicted: np.ndarray, max_score: np.ndarray, labels: np.ndarray, thr
     if relabel == "auto" and not quality["relabel_pays"]:
         done.relabel = False
         rate = quality["noise_rate"]
-        why = NEARLY_CLEAN_WHY.format(rate=rate, upper=quality.get("noise_rate_upper", rate)) \
-            if rate < NEARLY_CLEAN else NO_RELABEL_WHY
+        upper = quality.get("noise_rate_upper", rate)
+        if quality.get("judged_why") == NOT_RANDOM_WHY:
+            why = BOUND_ONLY_WHY.format(upper=upper)
+        else:
+            why = NEARLY_CLEAN_WHY.format(rate=rate, upper=upper) if rate < NEARLY_CLEAN else NO_RELABEL_WHY
         done.warnings.append(NO_RELABEL.format(why=why))
     return done
 
@@ -295,7 +301,8 @@ def quality_line(quality: dict, flagged: int) -> str:
     kinds = "".join(f", {quality[k]:.0%} of {k[7:]} ones" for k in ("recall_random", "recall_similar")
                     if quality.get(k) is not None)  # None: no probes of that kind
     bound = f"at most {upper:.1%} if every error is between look-alike identities" \
-        if quality.get("judged_by") != "similar" else "from the look-alike probes alone: the flags follow a pattern"
+        if quality.get("judged_by") != "similar" else \
+        f"from the look-alike probes alone: {quality.get('judged_why') or PATTERN_WHY}"
     return (f"estimated on {quality['probes']} probes (known wrong labels in the scoring run): noise rate "
             f"~{quality['noise_rate']:.1%} ({bound}); "
             f"of the {flagged} flagged as mislabeled ~{quality['precision']:.0%} are "
