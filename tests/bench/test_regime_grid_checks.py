@@ -44,3 +44,10 @@ def test_totals_count_each_target_over_the_cells_it_applies_to(grid):
     text = grid.totals([cell(0.90, 1.0, 0.91), cell(0.5, 1.0, 0.4), cell(0.0, 0.3, 0.0, flagged=0)])
     lines = dict(line.split(": ") for line in text.splitlines())
     assert lines["0.9 oracle"] == "1 of 3" and lines[">= AUM"] == "2 of 3" and lines["est P"] == "2 of 2"
+
+
+def test_a_cells_own_role_comes_before_the_table_of_roles(grid):
+    cell = {"set": "cuhk03", "noise": 0.2, "kind": "pair", "seed": 0}
+    assert grid.role(cell) == "seen"  # the not-random-kind rule was designed on it
+    assert grid.role(dict(cell, seed=7)) == "held out"
+    assert grid.role(dict(cell, role="held out, session 6")) == "held out, session 6"
