@@ -51,3 +51,21 @@ def test_a_cells_own_role_comes_before_the_table_of_roles(grid):
     assert grid.role(cell) == "seen"  # the not-random-kind rule was designed on it
     assert grid.role(dict(cell, seed=7)) == "held out"
     assert grid.role(dict(cell, role="held out, session 6")) == "held out, session 6"
+
+
+def test_aum_at_its_best_run_length_is_a_separate_mark(grid):
+    marks = grid.check_marks(dict(cell(0.90, 1.0, 0.85), aum_best={"f1": 0.93, "epochs": 3}))
+    assert marks[">= AUM"] and not marks[">= AUM best"]
+    assert ">= AUM best" not in grid.check_marks(cell(0.90, 1.0, 0.85))
+
+
+def test_aum_at_best_length_by_hand(grid):
+    import numpy as np
+
+    # 4 samples seen once an epoch; sample 0 is mislabeled: its margin is negative for 2 epochs, then memorised
+    margins = np.array([[-1.0, 1, 1, -1], [-1.0, 1, 1, 1], [5.0, 1, 1, 1]])
+    counts = np.ones((3, 4), int)
+    flipped = np.array([True, False, False, False])
+    best = grid.aum_at_best_length(margins, counts, np.ones(4, bool), flipped)
+    # T=1 flags 0 and 3 (F1 2/3); T=2 flags 0 only (F1 1); T=3: AUM of sample 0 is +1, none flagged
+    assert best == {"flagged": 1, "precision": 1.0, "recall": 1.0, "f1": 1.0, "epochs": 2}
