@@ -290,6 +290,8 @@ def test_purify_warns_when_most_flags_repeat_a_pair_and_holds_back_without_separ
     why = "no other image is as unlikely under its label as the random-identity probes"
     unlike = purify(predicted, max_score, labels, 0.05, quality=dict(quality, judged_by="similar", judged_why=why))
     assert f"from the look-alike probes alone: {why}" in unlike.notes[0]
+    assert "noise rate at most 40.0%" in unlike.notes[0] and "at most 90% are wrong" in unlike.notes[0]
+    assert "noise rate ~40.0%" in alike.notes[0] and "~90% are wrong" in alike.notes[0]
     bound_only = purify(predicted, max_score, labels, 0.05, quality=dict(
         quality, judged_by="similar", judged_why=why, relabel_pays=False, noise_rate_upper=0.002))
     assert not bound_only.relabel and bound_only.mislabeled.sum() == 25

@@ -303,9 +303,10 @@ def quality_line(quality: dict, flagged: int) -> str:
     bound = f"at most {upper:.1%} if every error is between look-alike identities" \
         if quality.get("judged_by") != "similar" else \
         f"from the look-alike probes alone: {quality.get('judged_why') or PATTERN_WHY}"
+    about = "at most " if quality.get("judged_why") == NOT_RANDOM_WHY else "~"  # a bound, not an estimate
     return (f"estimated on {quality['probes']} probes (known wrong labels in the scoring run): noise rate "
-            f"~{quality['noise_rate']:.1%} ({bound}); "
-            f"of the {flagged} flagged as mislabeled ~{quality['precision']:.0%} are "
+            f"{about}{quality['noise_rate']:.1%} ({bound}); "
+            f"of the {flagged} flagged as mislabeled {about}{quality['precision']:.0%} are "
             f"wrong (precision); ~{quality['recall']:.0%} of the wrong labels are flagged (recall{kinds}); "
             f"~{quality['correction']:.0%} of the proposed labels are right; outlier threshold "
             f"{quality['delta']:.4g} (at most ~1% of ordinary images fall below it)")
