@@ -42,7 +42,7 @@ from reidprune.report.common import (
 from reidprune.progress import progress as progress_bar
 from reidprune.scores.entropy import soft_labels
 from reidprune.scores.store import ScoreSet
-from reidprune.select.calibration import NOT_RANDOM_WHY, PATTERN_WHY
+from reidprune.select.calibration import PATTERN_WHY, bound_only
 from reidprune.select.selection import KEPT, OUTLIER, PRUNED, RELABELLED, STATUSES
 
 #: Thumbnails are shrunk to fit this box (width, height) in pixels.
@@ -280,11 +280,6 @@ def _read_json(path: Path) -> dict:
 # Summary and histograms
 
 
-def _bound(quality: dict) -> str:
-    """'at most ' where the look-alike probes only bound the noise rate (no random-kind error seen)."""
-    return "at most " if quality.get("judged_why") == NOT_RANDOM_WHY else ""
-
-
 def summary_rows(manifest: Manifest, summary: dict, scores: ScoreSet | None) -> list[tuple[str, str]]:
     """``(label, value)`` rows of the report's summary table."""
     counts = {s: int((manifest.status == s).sum()) for s in STATUSES}
@@ -303,10 +298,11 @@ def summary_rows(manifest: Manifest, summary: dict, scores: ScoreSet | None) -> 
                                   f"min per id {options.get('min_per_identity')}"))
     quality = summary.get("quality")
     if isinstance(quality, dict):
+        about = "at most " if bound_only(quality) else ""
         rows.append(("estimated quality",
                      f"from {quality.get('probes')} probes (known wrong labels in the scoring run): noise rate "
-                     f"{_bound(quality)}{quality.get('noise_rate', 0):.1%}, mislabel precision "
-                     f"{_bound(quality)}{quality.get('precision', 0):.2f}, "
+                     f"{about}{quality.get('noise_rate', 0):.1%}, mislabel precision "
+                     f"{about}{quality.get('precision', 0):.2f}, "
                      f"recall {quality.get('recall', 0):.2f}, correction {quality.get('correction', 0):.2f}, "
                      f"relabelling {'pays' if quality.get('relabel_pays') else 'does not pay: flagged for review'}"
                      + (f"; judged by the look-alike probes alone, since {quality.get('judged_why') or PATTERN_WHY}"

@@ -322,6 +322,12 @@ PATTERN_WHY = "the flags repeat identity pairs"
 NOT_RANDOM_WHY = "no other image is as unlikely under its label as the random-identity probes"
 
 
+def bound_only(quality: dict) -> bool:
+    """Whether a run's estimates (``selection.json``'s calibration) are upper bounds only: its window was judged
+    by the look-alike probes because the random ones found no error like them (:func:`not_random_kind`)."""
+    return quality.get("judged_why") == NOT_RANDOM_WHY
+
+
 def not_random_kind(noise_rate: float, separation_similar: float) -> bool:
     """Whether the set's wrong labels, if any, are not of the random kind, yet look-alike ones could be seen.
 

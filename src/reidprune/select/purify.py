@@ -18,7 +18,7 @@ import numpy as np
 from dataclasses import dataclass, field
 
 from reidprune.errors import ReidPruneError
-from reidprune.select.calibration import (NOT_RANDOM_WHY, PATTERN_WHY, follows_pattern, repeated_pair_share,
+from reidprune.select.calibration import (PATTERN_WHY, bound_only, follows_pattern, repeated_pair_share,
                                           separates)
 from reidprune.select.defaults import PAPER_DELTA, RELABEL_MODES
 from reidprune.validation.arrays import as_bool_mask, as_labels, as_probabilities, check_int, check_number
@@ -287,7 +287,7 @@ def purify(predicted: np.ndarray, max_score: np.ndarray, labels: np.ndarray, thr
         done.relabel = False
         rate = quality["noise_rate"]
         upper = quality.get("noise_rate_upper", rate)
-        if quality.get("judged_why") == NOT_RANDOM_WHY:
+        if bound_only(quality):
             why = BOUND_ONLY_WHY.format(upper=upper)
         else:
             why = NEARLY_CLEAN_WHY.format(rate=rate, upper=upper) if rate < NEARLY_CLEAN else NO_RELABEL_WHY
@@ -303,7 +303,7 @@ def quality_line(quality: dict, flagged: int) -> str:
     bound = f"at most {upper:.1%} if every error is between look-alike identities" \
         if quality.get("judged_by") != "similar" else \
         f"from the look-alike probes alone: {quality.get('judged_why') or PATTERN_WHY}"
-    about = "at most " if quality.get("judged_why") == NOT_RANDOM_WHY else "~"  # a bound, not an estimate
+    about = "at most " if bound_only(quality) else "~"
     return (f"estimated on {quality['probes']} probes (known wrong labels in the scoring run): noise rate "
             f"{about}{quality['noise_rate']:.1%} ({bound}); "
             f"of the {flagged} flagged as mislabeled {about}{quality['precision']:.0%} are "
